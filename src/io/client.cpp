@@ -1,0 +1,802 @@
+// client.cpp — the resilient client: the connection state machine (connecting, connected, reconnecting,
+// disconnected, closed), reconnection with backoff across the primary and fallback URLs, heartbeats and their
+// failure threshold, the send policy while not connected, the pull inbox, health and metrics snapshots.
+// One Session (session.cpp) per connection attempt; everything here runs on the client's strand except the
+// thread-safe public entry points, which only take short locks.
+#include "zenws/client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+
+#include "io/session.hpp"
+#include "zenws/backoff.hpp"
+#include "zenws/runtime.hpp"
+
+namespace zenws {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using detail::Session;
+
+std::string_view to_string(State s) noexcept {
+    switch (s) {
+        case State::connecting: return "connecting";
+        case State::connected: return "connected";
+        case State::reconnecting: return "reconnecting";
+        case State::disconnected: return "disconnected";
+        case State::closed: return "closed";
+    }
+    return "unknown";
+}
+
+namespace {
+
+constexpr std::string_view heartbeat_id_prefix = "zenws-hb-";
+
+bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
+// Deribit heartbeat notifications: {"method":"heartbeat","params":{"type":"test_request"|"heartbeat"}}.
+bool is_deribit_heartbeat(std::string_view text) {
+    return contains(text, "\"heartbeat\"") && contains(text, "\"method\"") && !contains(text, "\"id\"");
+}
+
+bool is_heartbeat_reply(std::string_view text) {
+    return contains(text, "\"zenws-hb-") && (contains(text, "\"result\"") || contains(text, "\"error\""));
+}
+
+}  // namespace
+
+struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<Client::Impl> {
+    struct QueuedSend {
+        Opcode op;
+        std::string data;
+        SendCallback done;
+    };
+
+    Impl(Runtime& runtime, Config cfg, Handlers h)
+        : runtime(runtime),
+          strand(asio::make_strand(runtime.context())),
+          config(std::move(cfg)),
+          handlers(std::move(h)),
+          retry_timer(strand),
+          heartbeat_timer(strand),
+          idle_timer(strand),
+          backoff(make_backoff(config, false)),
+          ping_rtt(config.latency_buffer_size),
+          request_rtt(config.latency_buffer_size) {}
+
+    // ---- configuration ---------------------------------------------------------------------------------------
+    Status prepare() {
+        if (auto st = config.validate(); !st) return st;
+        auto primary = parse_url(config.url);
+        if (!primary) return primary.error();
+        urls.push_back(primary.value());
+        for (const auto& f : config.fallback_urls) {
+            auto u = parse_url(f);
+            if (!u) return u.error();
+            urls.push_back(u.value());
+        }
+        for (const auto& u : urls) {
+            if (u.secure && !tls) {
+                auto ctx = detail::tls_context_for(config.tls);
+                if (!ctx) return ctx.error();
+                tls = ctx.value();
+            }
+        }
+        if (config.heartbeat.type != HeartbeatType::disabled) {
+            heartbeat_interval =
+                config.heartbeat.interval.count() > 0 ? config.heartbeat.interval : config.heartbeat_interval;
+        }
+        return {};
+    }
+
+    // ---- state ------------------------------------------------------------------------------------------------
+    void set_state(State to, const Error& cause) {
+        State from = state.exchange(to, std::memory_order_acq_rel);
+        if (from == to) return;
+        {
+            std::lock_guard lock(wait_mutex);
+        }
+        wait_cv.notify_all();
+        if (handlers.on_state) guarded([&] { handlers.on_state(from, to, cause); });
+    }
+
+    template <class F>
+    void guarded(F&& f) {
+        try {
+            f();
+        } catch (const std::exception& ex) {
+            report(Error(Errc::handler_exception, std::string("user callback threw: ") + ex.what()));
+        } catch (...) {
+            report(Error(Errc::handler_exception, "user callback threw a non-std exception"));
+        }
+    }
+
+    void report(const Error& e) {
+        if (handlers.observer) handlers.observer->error(e);
+        if (handlers.on_error) {
+            try {
+                handlers.on_error(e);
+            } catch (...) {
+            }
+        }
+    }
+
+    // ---- connecting and reconnecting (strand) -----------------------------------------------------------------
+    void start() {
+        asio::post(strand, [self = shared_from_this()] { self->attempt(); });
+    }
+
+    void attempt() {
+        if (user_closed) return;
+        const Url& url = urls[url_index % urls.size()];
+        ++attempt_number;
+        attempt_started = Clock::now();
+        if (handlers.observer) handlers.observer->connect_attempt(url.to_string(), attempt_number);
+        detail::SessionParams params{url, &config, url.secure ? tls : nullptr, &counters};
+        auto s = detail::make_session(strand, std::move(params), shared_from_this());
+        {
+            std::lock_guard lock(mutex);
+            session = s;
+        }
+        s->start();
+    }
+
+    bool is_current(Session& s) {
+        std::lock_guard lock(mutex);
+        return session.get() == &s;
+    }
+
+    void session_open(Session& s, const HandshakeOutcome& outcome) override {
+        if (!is_current(s)) return;
+        auto connect_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - attempt_started);
+        if (handlers.observer) handlers.observer->connected(urls[url_index % urls.size()].to_string(), connect_time);
+        backoff.reset();
+        outage_attempts = 0;
+        {
+            std::lock_guard lock(mutex);
+            subprotocol = outcome.subprotocol;
+            connected_at = Clock::now();
+        }
+        bool was_reconnect = ever_connected;
+        ever_connected = true;
+        if (was_reconnect) reconnects.fetch_add(1, std::memory_order_relaxed);
+        start_heartbeat();
+        start_idle_watch();
+        // Restore steps (authentication, subscriptions) of later layers run here, before buffered sends go out.
+        flush_queue();
+        set_state(State::connected, {});
+        complete_connect({});
+    }
+
+    void session_connect_failed(Session& s, const Error& error) override {
+        if (!is_current(s)) return;
+        {
+            std::lock_guard lock(mutex);
+            session.reset();
+            last_error = error;
+        }
+        if (handlers.observer) handlers.observer->connect_failed(urls[url_index % urls.size()].to_string(), error);
+        if (user_closed) return finish_closed();
+        retry_or_give_up(error);
+    }
+
+    void session_closed(Session& s, const CloseInfo& info, const Error& cause) override {
+        if (!is_current(s)) return;
+        stop_heartbeat();
+        {
+            std::lock_guard lock(mutex);
+            session.reset();
+            connected_at.reset();
+            if (cause) last_error = cause;
+        }
+        if (handlers.observer) handlers.observer->disconnected(info, cause);
+        if (handlers.on_close) guarded([&] { handlers.on_close(info); });
+        if (user_closed || cause.code == Errc::closed_by_user) return finish_closed();
+        if (crashed) return give_up(crash_error);
+        // One immediate attempt after losing an established connection, then the backoff ladder.
+        backoff = make_backoff(config, true);
+        outage_attempts = 0;
+        retry_or_give_up(cause);
+    }
+
+    void retry_or_give_up(const Error& error) {
+        bool retryable = error.retryable();
+        if (!config.reconnect_on_error || !retryable || outage_attempts >= config.retry_count) {
+            return give_up(error);
+        }
+        ++outage_attempts;
+        ++url_index;  // fallback URLs are tried in turn
+        if (urls.size() > 1 && url_index % urls.size() == 0) url_index = 0;
+        auto delay = backoff.next();
+        if (state.load() == State::connected || state.load() == State::reconnecting) {
+            set_state(State::reconnecting, error);
+        }
+        if (handlers.observer) handlers.observer->reconnect_scheduled(outage_attempts, delay);
+        std::uint64_t generation = ++retry_generation;
+        if (delay.count() == 0) {
+            asio::post(strand, [self = shared_from_this(), generation] {
+                if (generation == self->retry_generation) self->attempt();
+            });
+            return;
+        }
+        retry_timer.expires_after(delay);
+        retry_timer.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
+            if (ec || generation != self->retry_generation) return;  // stale timer: a later attempt owns the state
+            self->attempt();
+        });
+    }
+
+    void give_up(const Error& error) {
+        Error final_error = error;
+        if (outage_attempts > 0 && error.code != Errc::handler_exception) {
+            final_error.message = "gave up after " + std::to_string(outage_attempts + 1) + " attempts: " +
+                                  error.message;
+        }
+        {
+            std::lock_guard lock(mutex);
+            last_error = final_error;
+        }
+        if (handlers.observer) handlers.observer->retries_exhausted(final_error);
+        fail_queue(final_error.code == Errc::handler_exception
+                       ? final_error
+                       : Error(Errc::not_connected, "client gave up reconnecting: " + final_error.message));
+        set_state(State::disconnected, final_error);
+        complete_connect(final_error);
+    }
+
+    void finish_closed() {
+        ++retry_generation;
+        retry_timer.cancel();
+        stop_heartbeat();
+        fail_queue(Error(Errc::closed_by_user, "client closed by the user"));
+        set_state(State::closed, Error(Errc::closed_by_user, "closed by the user"));
+        complete_connect(Error(Errc::closed_by_user, "closed by the user before the connection was established"));
+    }
+
+    void complete_connect(const Error& error) {
+        std::function<void(const Error&)> done;
+        {
+            std::lock_guard lock(mutex);
+            done = std::move(connect_done);
+            connect_done = nullptr;
+        }
+        if (done) done(error);
+    }
+
+    // ---- inbound (strand) -------------------------------------------------------------------------------------
+    void session_message(Session& s, Opcode op, std::string_view payload) override {
+        if (crashed) return;
+        last_frame_at = Clock::now();
+        if (op == Opcode::text && consume_heartbeat_traffic(s, payload)) return;
+        if (handlers.observer) handlers.observer->message_in(op, payload.size());
+        if (handlers.on_message) {
+            try {
+                handlers.on_message(MessageView{op, payload});
+            } catch (const std::exception& ex) {
+                crash(s, std::string("message handler threw: ") + ex.what());
+            } catch (...) {
+                crash(s, "message handler threw a non-std exception");
+            }
+            return;
+        }
+        {
+            std::lock_guard lock(inbox_mutex);
+            inbox.push_back(Message{op, std::string(payload)});
+        }
+        inbox_cv.notify_one();
+    }
+
+    void crash(Session& s, std::string why) {
+        crashed = true;
+        crash_error = Error(Errc::handler_exception, std::move(why));
+        report(crash_error);
+        s.abort(crash_error, close_code::internal_error, "client handler failed");
+    }
+
+    void session_ping(Session&, std::string_view) override {
+        last_frame_at = Clock::now();
+        if (config.heartbeat.type == HeartbeatType::server_ping) {
+            acknowledge_heartbeat(std::chrono::microseconds(0));
+        }
+    }
+
+    void session_pong(Session&, std::string_view payload) override {
+        last_frame_at = Clock::now();
+        if (config.heartbeat.type == HeartbeatType::ping_pong && heartbeat_outstanding &&
+            payload == heartbeat_payload) {
+            heartbeat_outstanding = false;
+            acknowledge_heartbeat(
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - heartbeat_sent_at));
+        }
+        // Unsolicited or stale pongs are ignored.
+    }
+
+    // ---- heartbeats (strand) ----------------------------------------------------------------------------------
+    bool consume_heartbeat_traffic(Session& s, std::string_view text) {
+        switch (config.heartbeat.type) {
+            case HeartbeatType::deribit:
+                if (is_deribit_heartbeat(text)) {
+                    heartbeat_seen = true;
+                    if (contains(text, "\"test_request\"")) {
+                        std::string reply = "{\"jsonrpc\":\"2.0\",\"id\":\"" + std::string(heartbeat_id_prefix) +
+                                            std::to_string(++heartbeat_sequence) +
+                                            "\",\"method\":\"public/test\",\"params\":{}}";
+                        SendCallback none;
+                        (void)s.send(Opcode::text, reply, none);
+                        if (handlers.observer) handlers.observer->heartbeat_sent(HeartbeatType::deribit);
+                    }
+                    acknowledge_heartbeat(std::chrono::microseconds(0));
+                    return true;
+                }
+                return is_heartbeat_reply(text);
+            case HeartbeatType::custom:
+                if (heartbeat_outstanding && config.heartbeat.custom_matcher &&
+                    config.heartbeat.custom_matcher(text)) {
+                    heartbeat_outstanding = false;
+                    acknowledge_heartbeat(
+                        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - heartbeat_sent_at));
+                    return true;
+                }
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    void acknowledge_heartbeat(std::chrono::microseconds rtt) {
+        std::lock_guard lock(stats_mutex);
+        health.consecutive_failures = 0;
+        health.last_heartbeat_at = Clock::now();
+        if (rtt.count() > 0) {
+            health.last_rtt = rtt;
+            ping_rtt.add(static_cast<std::uint64_t>(rtt.count()));
+        }
+        if (handlers.observer) handlers.observer->heartbeat_acknowledged(config.heartbeat.type, rtt);
+    }
+
+    void start_heartbeat() {
+        heartbeat_outstanding = false;
+        heartbeat_seen = false;
+        {
+            std::lock_guard lock(stats_mutex);
+            health.type = config.heartbeat.type;
+            health.consecutive_failures = 0;
+            health.active = config.heartbeat.type != HeartbeatType::disabled;
+        }
+        if (config.heartbeat.type == HeartbeatType::disabled) return;
+        if (config.heartbeat.type == HeartbeatType::deribit && config.heartbeat.deribit_set_heartbeat_seconds > 0) {
+            std::string request = "{\"jsonrpc\":\"2.0\",\"id\":\"" + std::string(heartbeat_id_prefix) +
+                                  std::to_string(++heartbeat_sequence) +
+                                  "\",\"method\":\"public/set_heartbeat\",\"params\":{\"interval\":" +
+                                  std::to_string(config.heartbeat.deribit_set_heartbeat_seconds) + "}}";
+            send_on_current(Opcode::text, request);
+        }
+        schedule_heartbeat(++heartbeat_generation);
+    }
+
+    void stop_heartbeat() {
+        ++heartbeat_generation;
+        heartbeat_timer.cancel();
+        idle_timer.cancel();
+        std::lock_guard lock(stats_mutex);
+        health.active = false;
+    }
+
+    void schedule_heartbeat(std::uint64_t generation) {
+        heartbeat_timer.expires_after(heartbeat_interval);
+        heartbeat_timer.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
+            if (ec || generation != self->heartbeat_generation) return;
+            self->heartbeat_tick(generation);
+        });
+    }
+
+    void heartbeat_tick(std::uint64_t generation) {
+        bool missed = false;
+        switch (config.heartbeat.type) {
+            case HeartbeatType::ping_pong:
+            case HeartbeatType::custom:
+                missed = heartbeat_outstanding;
+                break;
+            case HeartbeatType::deribit:
+                missed = config.heartbeat.deribit_set_heartbeat_seconds > 0 && !heartbeat_seen;
+                heartbeat_seen = false;
+                break;
+            case HeartbeatType::server_ping: {
+                std::lock_guard lock(stats_mutex);
+                auto since = health.last_heartbeat_at.value_or(connected_at_snapshot());
+                missed = Clock::now() - since >= heartbeat_interval;
+                break;
+            }
+            case HeartbeatType::disabled: return;
+        }
+        if (missed && record_heartbeat_failure()) return;  // threshold reached: the connection is being closed
+        if (config.heartbeat.type == HeartbeatType::ping_pong) {
+            heartbeat_payload = std::string(heartbeat_id_prefix) + std::to_string(++heartbeat_sequence);
+            heartbeat_sent_at = Clock::now();
+            heartbeat_outstanding = true;
+            std::shared_ptr<Session> s = current_session();
+            if (s) (void)s->send(Opcode::ping, heartbeat_payload, no_callback);
+            if (handlers.observer) handlers.observer->heartbeat_sent(HeartbeatType::ping_pong);
+        } else if (config.heartbeat.type == HeartbeatType::custom) {
+            heartbeat_sent_at = Clock::now();
+            heartbeat_outstanding = true;
+            send_on_current(Opcode::text, config.heartbeat.custom_message);
+            if (handlers.observer) handlers.observer->heartbeat_sent(HeartbeatType::custom);
+        }
+        schedule_heartbeat(generation);
+    }
+
+    // Returns true when the failure threshold was reached and the connection is being closed.
+    bool record_heartbeat_failure() {
+        int failures;
+        {
+            std::lock_guard lock(stats_mutex);
+            failures = ++health.consecutive_failures;
+            ++health.total_failures;
+        }
+        if (handlers.observer) handlers.observer->heartbeat_missed(config.heartbeat.type, failures);
+        if (failures < config.heartbeat.failure_threshold) return false;
+        Error e(Errc::heartbeat_timeout, std::to_string(failures) + " heartbeats in a row went unanswered");
+        if (auto s = current_session()) s->abort(e, close_code::going_away, "heartbeat timeout");
+        return true;
+    }
+
+    void start_idle_watch() {
+        if (config.idle_timeout.count() <= 0) return;
+        last_frame_at = Clock::now();
+        schedule_idle_check(heartbeat_generation);
+    }
+
+    void schedule_idle_check(std::uint64_t generation) {
+        auto now = Clock::now();
+        auto due = last_frame_at + config.idle_timeout;
+        idle_timer.expires_after(due > now ? due - now : Clock::duration::zero());
+        idle_timer.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
+            if (ec || generation != self->heartbeat_generation) return;
+            if (Clock::now() - self->last_frame_at >= self->config.idle_timeout) {
+                Error e(Errc::heartbeat_timeout, "no frame received for " +
+                                                     std::to_string(self->config.idle_timeout.count()) + " ms");
+                if (auto s = self->current_session()) s->abort(e, close_code::going_away, "idle timeout");
+                return;
+            }
+            self->schedule_idle_check(generation);
+        });
+    }
+
+    Clock::time_point connected_at_snapshot() {
+        std::lock_guard lock(mutex);
+        return connected_at.value_or(Clock::now());
+    }
+
+    // ---- outbound -----------------------------------------------------------------------------------------------
+    std::shared_ptr<Session> current_session() {
+        std::lock_guard lock(mutex);
+        return session;
+    }
+
+    void send_on_current(Opcode op, std::string_view data) {
+        if (auto s = current_session()) (void)s->send(op, data, no_callback);
+    }
+
+    template <class Payload>
+    Status send(Opcode op, Payload&& data, SendCallback& done) {
+        std::unique_lock lock(mutex);
+        if (state.load(std::memory_order_acquire) == State::connected && session) {
+            auto s = session;
+            lock.unlock();
+            Status st;
+            if constexpr (std::is_same_v<std::decay_t<Payload>, std::string> && std::is_rvalue_reference_v<Payload&&>) {
+                st = s->send_owned(op, std::move(data), done);
+            } else {
+                st = s->send(op, std::string_view(data), done);
+            }
+            if (st.ok()) {
+                if (handlers.observer) handlers.observer->message_out(op, std::string_view(data).size());
+                return st;
+            }
+            lock.lock();
+            // The session is closing: fall through to the not-connected policy.
+        }
+        State now = state.load(std::memory_order_acquire);
+        if (now == State::closed || now == State::disconnected || config.send_policy == SendPolicy::fail_fast) {
+            Error e(now == State::closed ? Errc::closed_by_user : Errc::not_connected,
+                    std::string("cannot send while ") + std::string(to_string(now)));
+            lock.unlock();
+            complete_later(done, e);
+            return e;
+        }
+        if (queue.size() >= config.send_queue_limit) {
+            if (handlers.observer) handlers.observer->queue_overflow(queue.size());
+            if (config.overflow_policy == OverflowPolicy::reject_new) {
+                Error e(Errc::queue_full, "send queue full (" + std::to_string(queue.size()) + " messages)");
+                lock.unlock();
+                complete_later(done, e);
+                return e;
+            }
+            QueuedSend dropped = std::move(queue.front());
+            queue.pop_front();
+            complete_later(dropped.done, Error(Errc::queue_full, "dropped from a full send queue (drop_oldest)"));
+        }
+        queue.push_back(QueuedSend{op, std::string(std::forward<Payload>(data)), std::move(done)});
+        return {};
+    }
+
+    void complete_later(SendCallback& done, const Error& e) {
+        if (!done) return;
+        asio::post(strand, [self = shared_from_this(), done = std::move(done), e]() mutable {
+            self->guarded([&] { done(e); });
+        });
+    }
+
+    void flush_queue() {
+        std::deque<QueuedSend> pending;
+        std::shared_ptr<Session> s;
+        {
+            std::lock_guard lock(mutex);
+            pending.swap(queue);
+            s = session;
+        }
+        for (auto& q : pending) {
+            Status st = s ? s->send_owned(q.op, std::move(q.data), q.done)
+                          : Status(Error(Errc::not_connected, "connection lost while flushing the send queue"));
+            if (!st) complete_later(q.done, st.error());
+        }
+    }
+
+    void fail_queue(const Error& e) {
+        std::deque<QueuedSend> pending;
+        {
+            std::lock_guard lock(mutex);
+            pending.swap(queue);
+        }
+        for (auto& q : pending) complete_later(q.done, e);
+    }
+
+    void close(std::uint16_t code, std::string reason) {
+        asio::post(strand, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+            if (self->user_closed) return;
+            self->user_closed = true;
+            ++self->retry_generation;
+            self->retry_timer.cancel();
+            auto s = self->current_session();
+            if (s) {
+                s->close(code, std::move(reason));  // session_closed (or connect_failed) finishes the close
+            } else {
+                self->finish_closed();
+            }
+        });
+    }
+
+    // ---- members ------------------------------------------------------------------------------------------------
+    Runtime& runtime;
+    detail::Strand strand;
+    Config config;
+    Handlers handlers;
+    std::vector<Url> urls;
+    std::shared_ptr<asio::ssl::context> tls;
+    detail::SessionCounters counters;
+    std::atomic<State> state{State::connecting};
+    std::atomic<std::uint64_t> reconnects{0};
+
+    mutable std::mutex mutex;  // session, queue, last_error, subprotocol, connected_at, connect_done
+    std::shared_ptr<Session> session;
+    std::deque<QueuedSend> queue;
+    Error last_error;
+    std::string subprotocol;
+    std::optional<Clock::time_point> connected_at;
+    std::function<void(const Error&)> connect_done;
+
+    std::mutex wait_mutex;  // close_and_wait
+    std::condition_variable wait_cv;
+
+    std::mutex inbox_mutex;
+    std::condition_variable inbox_cv;
+    std::deque<Message> inbox;
+
+    // strand-only state
+    asio::steady_timer retry_timer;
+    asio::steady_timer heartbeat_timer;
+    asio::steady_timer idle_timer;
+    ReconnectBackoff backoff;
+    std::size_t url_index = 0;
+    int outage_attempts = 0;
+    int attempt_number = 0;
+    std::uint64_t retry_generation = 0;
+    Clock::time_point attempt_started;
+    bool ever_connected = false;
+    bool user_closed = false;
+    bool crashed = false;
+    Error crash_error;
+    std::chrono::milliseconds heartbeat_interval{0};
+    std::uint64_t heartbeat_generation = 0;
+    std::uint64_t heartbeat_sequence = 0;
+    bool heartbeat_outstanding = false;
+    bool heartbeat_seen = false;
+    std::string heartbeat_payload;
+    Clock::time_point heartbeat_sent_at;
+    Clock::time_point last_frame_at;
+    SendCallback no_callback;
+
+    mutable std::mutex stats_mutex;  // health, ping_rtt, request_rtt
+    HeartbeatHealth health;
+    LatencyStats ping_rtt;
+    LatencyStats request_rtt;
+};
+
+// ---- Client ----------------------------------------------------------------------------------------------------
+
+namespace {
+// What user-facing Client handles share: when the last handle goes away, the client is closed. The running client
+// keeps itself alive (its own shared_ptr) until the close completes.
+struct ClientOwner {
+    explicit ClientOwner(std::shared_ptr<Client::Impl> i) : impl(std::move(i)) {}
+    ClientOwner(const ClientOwner&) = delete;
+    ClientOwner& operator=(const ClientOwner&) = delete;
+    std::shared_ptr<Client::Impl> impl;
+    ~ClientOwner() {
+        State s = impl->state.load();
+        if (s != State::closed && s != State::disconnected) impl->close(close_code::going_away, "client handle released");
+    }
+};
+}  // namespace
+
+void Client::start(Runtime& runtime, Config config, Handlers handlers, std::function<void(Result<Client>)> done) {
+    auto impl = std::make_shared<Impl>(runtime, std::move(config), std::move(handlers));
+    if (auto st = impl->prepare(); !st) {
+        Error e = st.error();
+        asio::post(runtime.context(), [done = std::move(done), e] { done(e); });
+        return;
+    }
+    auto owner = std::make_shared<ClientOwner>(impl);
+    Client handle(std::shared_ptr<Impl>(owner, impl.get()));
+    impl->connect_done = [handle = std::move(handle), done = std::move(done)](const Error& e) mutable {
+        if (e) {
+            done(e);
+        } else {
+            done(std::move(handle));
+        }
+    };
+    impl->start();
+}
+
+Result<Client> Client::connect(Config config, Handlers handlers, Runtime* runtime) {
+    Runtime& rt = runtime ? *runtime : Runtime::shared();
+    auto promise = std::make_shared<std::promise<Result<Client>>>();
+    auto future = promise->get_future();
+    start(rt, std::move(config), std::move(handlers), [promise](Result<Client> r) { promise->set_value(std::move(r)); });
+    return future.get();
+}
+
+Result<Client> Client::connect(std::string url, Handlers handlers, Runtime* runtime) {
+    Config config;
+    config.url = std::move(url);
+    return connect(std::move(config), std::move(handlers), runtime);
+}
+
+Status Client::send_text(std::string_view text, SendCallback done) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->send(Opcode::text, text, done);
+}
+Status Client::send_text(std::string&& text, SendCallback done) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->send(Opcode::text, std::move(text), done);
+}
+Status Client::send_binary(std::string_view data, SendCallback done) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->send(Opcode::binary, data, done);
+}
+Status Client::send_binary(std::string&& data, SendCallback done) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->send(Opcode::binary, std::move(data), done);
+}
+Status Client::send(Opcode opcode, std::string_view data, SendCallback done) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    if (opcode == Opcode::ping || opcode == Opcode::pong) {
+        if (data.size() > max_control_payload) {
+            return Error(Errc::protocol_violation, "control frame payload over 125 bytes");
+        }
+        auto s = impl_->current_session();
+        if (!s) return Error(Errc::not_connected, "not connected");
+        return s->send(opcode, data, done);
+    }
+    if (opcode != Opcode::text && opcode != Opcode::binary) {
+        return Error(Errc::protocol_violation, "only text, binary, ping and pong frames can be sent directly");
+    }
+    return impl_->send(opcode, data, done);
+}
+Status Client::ping(std::string_view payload) { return send(Opcode::ping, payload); }
+
+void Client::close(std::uint16_t code, std::string_view reason) {
+    if (impl_) impl_->close(code, std::string(reason));
+}
+
+bool Client::close_and_wait(std::chrono::milliseconds timeout, std::uint16_t code, std::string_view reason) {
+    if (!impl_) return true;
+    close(code, reason);
+    std::unique_lock lock(impl_->wait_mutex);
+    return impl_->wait_cv.wait_for(lock, timeout, [this] {
+        State s = impl_->state.load();
+        return s == State::closed || s == State::disconnected;
+    });
+}
+
+std::optional<Message> Client::receive(std::chrono::milliseconds timeout) {
+    if (!impl_) return std::nullopt;
+    std::unique_lock lock(impl_->inbox_mutex);
+    if (!impl_->inbox_cv.wait_for(lock, timeout, [this] { return !impl_->inbox.empty(); })) return std::nullopt;
+    Message m = std::move(impl_->inbox.front());
+    impl_->inbox.pop_front();
+    return m;
+}
+
+State Client::state() const noexcept { return impl_ ? impl_->state.load() : State::closed; }
+
+Counters Client::counters() const noexcept {
+    Counters c;
+    if (!impl_) return c;
+    const auto& k = impl_->counters;
+    c.frames_in = k.frames_in.load(std::memory_order_relaxed);
+    c.frames_out = k.frames_out.load(std::memory_order_relaxed);
+    c.bytes_in = k.bytes_in.load(std::memory_order_relaxed);
+    c.bytes_out = k.bytes_out.load(std::memory_order_relaxed);
+    c.messages_in = k.messages_in.load(std::memory_order_relaxed);
+    c.messages_out = k.messages_out.load(std::memory_order_relaxed);
+    c.reconnects = impl_->reconnects.load(std::memory_order_relaxed);
+    return c;
+}
+
+HeartbeatHealth Client::heartbeat_health() const {
+    if (!impl_) return {};
+    std::lock_guard lock(impl_->stats_mutex);
+    return impl_->health;
+}
+
+ClientMetrics Client::metrics() const {
+    ClientMetrics m;
+    if (!impl_) return m;
+    m.state = state();
+    m.counters = counters();
+    {
+        std::lock_guard lock(impl_->mutex);
+        m.send_queue_depth = impl_->queue.size();
+        if (impl_->connected_at) {
+            m.uptime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - *impl_->connected_at);
+        }
+    }
+    std::lock_guard lock(impl_->stats_mutex);
+    m.heartbeat = impl_->health;
+    m.ping_rtt = impl_->ping_rtt.snapshot();
+    m.request_rtt = impl_->request_rtt.snapshot();
+    return m;
+}
+
+std::string Client::subprotocol() const {
+    if (!impl_) return {};
+    std::lock_guard lock(impl_->mutex);
+    return impl_->subprotocol;
+}
+
+Error Client::last_error() const {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    std::lock_guard lock(impl_->mutex);
+    return impl_->last_error;
+}
+
+const Config& Client::config() const noexcept {
+    static const Config empty;
+    return impl_ ? impl_->config : empty;
+}
+
+}  // namespace zenws

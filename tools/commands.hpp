@@ -1,0 +1,42 @@
+// commands.hpp — options and entry points of the zenws tool's subcommands.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace zenws::tool {
+
+struct ConnectOptions {
+    std::string url;
+    bool binary = false;
+    std::vector<std::string> headers;       // "Name: value"
+    std::vector<std::string> subprotocols;
+    std::string heartbeat;                  // TYPE[:INTERVAL_MS]
+    int retry = 3;
+    int timeout_ms = 5000;
+    std::string cafile;
+    bool insecure = false;
+    std::string record;
+    bool echo = false;
+    bool jsonl = false;
+    bool quiet = false;
+};
+
+struct DemoOptions {
+    int duration_s = 20;
+    int clients = 3;
+    unsigned seed = 1;
+    bool jsonl = false;
+};
+
+void add_connect_options(CLI::App& app, ConnectOptions& options);
+int run_connect(const ConnectOptions& options);
+
+void add_demo_options(CLI::App& app, DemoOptions& options);
+int run_demo(const DemoOptions& options);
+
+}  // namespace zenws::tool
