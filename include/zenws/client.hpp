@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
@@ -22,6 +23,7 @@
 namespace zenws {
 
 class Runtime;
+class Client;
 
 enum class State : std::uint8_t {
     connecting,    // first connection attempt(s) in progress
@@ -36,6 +38,7 @@ std::string_view to_string(State) noexcept;
 struct MessageView {
     Opcode opcode;
     std::string_view data;
+    std::string_view channel;  // subscription notifications: Deribit params.channel / Binance combined "stream"
     bool is_text() const noexcept { return opcode == Opcode::text; }
 };
 
@@ -69,6 +72,11 @@ struct Handlers {
     std::function<void(State from, State to, const Error& cause)> on_state;
     std::function<void(const CloseInfo&)> on_close;            // each time a connection ends
     std::function<void(const Error&)> on_error;                // errors not tied to a call (e.g. handler threw)
+    std::function<void(std::string_view)> on_unmatched_response;  // a reply whose id is not pending (late, unknown)
+    // Runs after every successful (re)connection, before buffered sends are flushed and before the state becomes
+    // `connected`: authenticate and restore state here. Call `done` (from any thread) when finished; an error
+    // closes the connection and counts as a failed attempt.
+    std::function<void(Client&, std::function<void(Status)> done)> on_reconnect;
     std::shared_ptr<Observer> observer;                        // telemetry; null = none
 };
 
@@ -115,6 +123,36 @@ public:
     Status send_binary(std::string&& data, SendCallback done = {});
     Status send(Opcode opcode, std::string_view data, SendCallback done = {});
     Status ping(std::string_view payload = {});
+
+    // ---- requests (JSON-RPC style correlation) ----
+    // `text` must be a JSON object with an "id" (integer or string). Completes exactly once, on the connection's
+    // executor: with the reply carrying the same id, with Errc::rpc_error (code, message, raw body) for an error
+    // reply, Errc::request_timeout after `timeout` (0 = config.request_timeout), Errc::disconnected if the
+    // connection drops first, Errc::duplicate_request_id if that id is pending (nothing is sent), or the send error.
+    // A reply arriving after the deadline goes to Handlers::on_unmatched_response.
+    using ReplyCallback = std::function<void(Result<std::string>)>;
+    void request(std::string text, ReplyCallback done, std::chrono::milliseconds timeout = {});
+    Result<std::string> request_blocking(std::string text, std::chrono::milliseconds timeout = {});
+    // Builds {"jsonrpc":"2.0","id":<unique>,"method":...,"params":...} and sends it as a request.
+    void call(std::string_view method, std::string_view params_json, ReplyCallback done,
+              std::chrono::milliseconds timeout = {});
+    Result<std::string> call_blocking(std::string_view method, std::string_view params_json = "{}",
+                                      std::chrono::milliseconds timeout = {});
+    // ZenWebsocket's send_message: a text message with a JSON "id" is a request (completes with the reply);
+    // any other message completes (with an empty string) once written.
+    void send_message(std::string text, ReplyCallback done);
+
+    // ---- subscriptions (restored after every reconnect, dialect from Config::subscription_dialect) ----
+    // Adds channels to the desired set; sent now when connected (confirmed by the server's reply), otherwise on
+    // the next connection. Unsubscribing removes them for good (a reconnect never brings them back).
+    Status subscribe(std::vector<std::string> channels);
+    Status unsubscribe(std::vector<std::string> channels);
+    struct SubscriptionStatus {
+        std::vector<std::string> desired, confirmed, pending;
+        std::vector<std::string> failed;  // rejected by the server (dropped from the desired set)
+        std::uint64_t restores = 0;       // reconnects after which the desired set was re-sent
+    };
+    SubscriptionStatus subscriptions() const;
 
     // Starts the close handshake and returns at once; no reconnect follows. close_and_wait() blocks until the
     // connection is closed or `timeout` passed.

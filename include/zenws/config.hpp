@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@
 #include "zenws/handshake.hpp"
 
 namespace zenws {
+
+class SubscriptionDialect;  // zenws/subscriptions.hpp
+struct RateLimitPolicy;     // zenws/rate_limiter.hpp
 
 using std::chrono::milliseconds;
 
@@ -89,6 +93,10 @@ struct Config {
     std::string origin;
     std::vector<std::string> subprotocols;
     milliseconds close_timeout{1000};             // how long to wait for the close handshake / TCP close
+    // How Client::subscribe() talks to the venue; null = Deribit (ZenWebsocket's only dialect).
+    std::shared_ptr<const SubscriptionDialect> subscription_dialect;
+    // Outgoing rate limit (reject or delay); null = none. Buckets may be shared by several clients.
+    std::shared_ptr<const RateLimitPolicy> rate_limit;
 
     // Checks every field in declaration order; the first failure wins. The error is Errc::invalid_config with
     // Error::field naming the field as spelled above: nested fields dotted ("heartbeat.failure_threshold",

@@ -81,6 +81,8 @@ enum class Errc : std::uint16_t {
     retries_exhausted,
     not_found,
     handler_exception,
+    // more request errors
+    invalid_request,        // a request without a JSON object / id
 };
 
 // The facts behind an Error. All optional; empty strings/zero mean "not applicable".

@@ -12,9 +12,11 @@
 //
 // Time is a parameter (`now`) so tests drive it; the overloads without `now` use std::chrono::steady_clock::now().
 // A `now` older than one another thread already used is safe: it can only make the answer more conservative.
-// Precision: costs and the capacity are converted to nanoseconds of refill (rounded to the nearest ns), so the
-// bound above holds exactly in that unit, i.e. within half a nanosecond of refill per grant. Rates above ~1e8/s
-// lose precision (a cost must be worth at least 1 ns of refill).
+// Precision: costs are converted to nanoseconds of refill rounded UP (a grant is never under-charged). When a
+// token is not worth a whole number of ns (e.g. 3/s), the capacity gets a slack of 1 ns of refill per token so
+// that a full burst is still granted; the bound is then  capacity * (1 + rate * 1e-9) + rate * elapsed, i.e. at
+// most 0.1% of the capacity more, once (not per grant), at the maximum rate. Rates are capped at max_rate
+// (1e6 tokens/s, at least 1 µs of refill per token): scale the units (e.g. 1 token = 1,000 credits) beyond that.
 #pragma once
 
 #include <atomic>
@@ -34,9 +36,12 @@ class TokenBucket {
 public:
     using Clock = std::chrono::steady_clock;
 
+    static constexpr double max_rate = 1e6;  // tokens per second
+
     // capacity: the burst (tokens when full; the bucket starts full). refill_per_second: sustained rate.
-    // Both must be finite and > 0; invalid values are clamped to the smallest usable bucket (1 token, 1/s) —
-    // validate with TokenBucket::valid() first when the numbers come from configuration.
+    // Both must be finite and > 0, and the rate <= max_rate. Invalid values are replaced (capacity or rate <= 0 /
+    // NaN / infinite -> 1, rate above max_rate -> max_rate): check TokenBucket::valid() first when the numbers
+    // come from configuration.
     TokenBucket(double capacity, double refill_per_second);
 
     TokenBucket(const TokenBucket&) = delete;

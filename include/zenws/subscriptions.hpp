@@ -72,7 +72,8 @@ std::shared_ptr<const SubscriptionDialect> deribit_dialect();
 
 // Binance: {"method":"SUBSCRIBE","params":[...],"id":N}, UNSUBSCRIBE likewise. Any "result" (normally null) =
 // all requested streams confirmed; an error ({"code","msg"} at top level or under "error") = rejected.
-std::shared_ptr<const SubscriptionDialect> binance_dialect(std::size_t max_streams = 1024, std::size_t batch_size = 200);
+std::shared_ptr<const SubscriptionDialect> binance_dialect(std::size_t max_streams = 1024,
+                                                           std::size_t batch_size = 200);
 
 // A user-defined dialect from hooks. build_subscribe and build_unsubscribe are required; interpret_reply defaults to
 // "error = rejected, anything else = all confirmed"; requires_auth defaults to false for every channel.

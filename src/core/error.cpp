@@ -65,6 +65,7 @@ std::string_view to_string(Errc e) noexcept {
         case Errc::retries_exhausted: return "retries_exhausted";
         case Errc::not_found: return "not_found";
         case Errc::handler_exception: return "handler_exception";
+        case Errc::invalid_request: return "invalid_request";
     }
     return "unknown";
 }
@@ -108,7 +109,8 @@ ErrorCategory Error::category() const noexcept {
         case Errc::disconnected:
         case Errc::duplicate_request_id:
         case Errc::rpc_error:
-        case Errc::handler_exception: return ErrorCategory::request;
+        case Errc::handler_exception:
+        case Errc::invalid_request: return ErrorCategory::request;
         case Errc::no_connections:
         case Errc::retries_exhausted:
         case Errc::not_found: return ErrorCategory::pool;
@@ -195,6 +197,8 @@ std::string Error::explain() const {
                 suggestion = "check the URL path";
             else
                 suggestion = "check that the URL points at a WebSocket endpoint";
+            if (retry_after && http_status != 429 && http_status != 503)
+                suggestion += " (Retry-After: " + std::to_string(*retry_after) + " s)";
             break;
         case Errc::bad_accept:
         case Errc::missing_upgrade:
@@ -237,6 +241,9 @@ std::string Error::explain() const {
             break;
         case Errc::not_found: suggestion = "the handle does not refer to a live client"; break;
         case Errc::handler_exception: suggestion = "a user callback threw; fix the callback"; break;
+        case Errc::invalid_request:
+            suggestion = "a request must be a JSON object with an integer or string \"id\"";
+            break;
     }
     std::string facts;
     if (http_status) facts += " [HTTP " + std::to_string(http_status) + (http_reason.empty() ? "" : " " + http_reason) + "]";

@@ -25,11 +25,24 @@ bool is_hex(char c) noexcept {
 }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+// Bytes that end a plain run inside a string: '"', '\\' and control characters.
+struct SpecialTable {
+    bool v[256] = {};
+    constexpr SpecialTable() {
+        for (int i = 0; i < 0x20; ++i) v[i] = true;
+        v[static_cast<unsigned char>('"')] = true;
+        v[static_cast<unsigned char>('\\')] = true;
+    }
+};
+constexpr SpecialTable kStringSpecial{};
+
 // At '"'. Validates the string, sets `content` to the text between the quotes and advances past the closing quote.
 bool scan_string(Cursor& c, std::string_view& content, bool& escaped) noexcept {
     const char* start = ++c.p;
     escaped = false;
     while (c.p < c.e) {
+        while (c.p < c.e && !kStringSpecial.v[static_cast<unsigned char>(*c.p)]) ++c.p;  // plain run
+        if (c.p >= c.e) break;
         const auto ch = static_cast<unsigned char>(*c.p);
         if (ch == '"') {
             content = std::string_view(start, static_cast<std::size_t>(c.p - start));

@@ -24,22 +24,35 @@ std::int64_t to_ns(TokenBucket::Clock::time_point t) noexcept {
 bool TokenBucket::valid(double capacity, double refill_per_second) noexcept {
     if (!(capacity > 0) || !(refill_per_second > 0)) return false;  // also rejects NaN
     if (!std::isfinite(capacity) || !std::isfinite(refill_per_second)) return false;
-    const double tau = capacity * ns_per_second / refill_per_second;
-    return tau >= 1.0 && tau < max_tau_ns;
+    if (refill_per_second > TokenBucket::max_rate) return false;
+    return capacity * ns_per_second / refill_per_second < max_tau_ns;
 }
 
+namespace {
+// Slack for refill periods that are not a whole number of ns: costs are rounded UP to whole ns (never under-charged),
+// so a full burst of `capacity` tokens could be a few ns short; one ns per token of capacity restores it.
+std::int64_t burst_slack(double capacity, double ns_per_token) {
+    return std::floor(ns_per_token) == ns_per_token ? 0 : static_cast<std::int64_t>(std::ceil(capacity));
+}
+double sane_capacity(double c) { return (c > 0 && std::isfinite(c)) ? c : 1.0; }
+double sane_rate(double r) { return (r > 0 && std::isfinite(r)) ? std::min(r, TokenBucket::max_rate) : 1.0; }
+}  // namespace
+
 TokenBucket::TokenBucket(double capacity, double refill_per_second)
-    : capacity_(valid(capacity, refill_per_second) ? capacity : 1.0),
-      rate_(valid(capacity, refill_per_second) ? refill_per_second : 1.0),
+    : capacity_(sane_capacity(capacity)),
+      rate_(sane_rate(refill_per_second)),
       ns_per_token_(ns_per_second / rate_),
-      tau_ns_(std::llround(capacity_ * ns_per_token_)),
-      tat_ns_(never_used) {}
+      tau_ns_(0),
+      tat_ns_(never_used) {
+    if (capacity_ * ns_per_token_ >= max_tau_ns) capacity_ = max_tau_ns / 2 / ns_per_token_;
+    tau_ns_ = static_cast<std::int64_t>(std::ceil(capacity_ * ns_per_token_)) + burst_slack(capacity_, ns_per_token_);
+}
 
 // Cost in ns of refill, or -1 when it can never be granted (negative, NaN, above capacity).
 std::int64_t TokenBucket::cost_ns(double cost) const noexcept {
     if (!(cost >= 0) || cost > capacity_) return -1;
     if (cost == 0) return 0;
-    const auto ns = std::llround(cost * ns_per_token_);
+    const auto ns = static_cast<std::int64_t>(std::ceil(cost * ns_per_token_));
     return std::clamp<std::int64_t>(ns, 1, tau_ns_);
 }
 

@@ -5,6 +5,7 @@
 // thread-safe public entry points, which only take short locks.
 #include "zenws/client.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -19,7 +20,13 @@
 
 #include "io/session.hpp"
 #include "zenws/backoff.hpp"
+#include "zenws/json_rpc.hpp"
+#include "zenws/json_scan.hpp"
+#include "zenws/rate_limiter.hpp"
+#include "zenws/recorder.hpp"
+#include "zenws/request_tracker.hpp"
 #include "zenws/runtime.hpp"
+#include "zenws/subscriptions.hpp"
 
 namespace zenws {
 
@@ -42,18 +49,7 @@ namespace {
 
 constexpr std::string_view heartbeat_id_prefix = "zenws-hb-";
 
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
-
-// Deribit heartbeat notifications: {"method":"heartbeat","params":{"type":"test_request"|"heartbeat"}}.
-bool is_deribit_heartbeat(std::string_view text) {
-    return contains(text, "\"heartbeat\"") && contains(text, "\"method\"") && !contains(text, "\"id\"");
-}
-
-bool is_heartbeat_reply(std::string_view text) {
-    return contains(text, "\"zenws-hb-") && (contains(text, "\"result\"") || contains(text, "\"error\""));
-}
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 }  // namespace
 
@@ -62,6 +58,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         Opcode op;
         std::string data;
         SendCallback done;
+        Clock::time_point due{};
     };
 
     Impl(Runtime& runtime, Config cfg, Handlers h)
@@ -72,6 +69,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
           retry_timer(strand),
           heartbeat_timer(strand),
           idle_timer(strand),
+          request_timer(strand),
+          hook_timer(strand),
+          delayed_timer(strand),
           backoff(make_backoff(config, false)),
           ping_rtt(config.latency_buffer_size),
           request_rtt(config.latency_buffer_size) {}
@@ -94,6 +94,15 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                 tls = ctx.value();
             }
         }
+        if (!config.record_to.empty()) {
+            recorder = std::make_unique<RecordWriter>();
+            if (auto st = recorder->open(config.record_to); !st) {
+                Error e = config_error("record_to", st.error().message);
+                return e;
+            }
+        }
+        subs = std::make_unique<SubscriptionManager>(config.subscription_dialect ? config.subscription_dialect
+                                                                                 : deribit_dialect());
         if (config.heartbeat.type != HeartbeatType::disabled) {
             heartbeat_interval =
                 config.heartbeat.interval.count() > 0 ? config.heartbeat.interval : config.heartbeat_interval;
@@ -174,10 +183,80 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (was_reconnect) reconnects.fetch_add(1, std::memory_order_relaxed);
         start_heartbeat();
         start_idle_watch();
-        // Restore steps (authentication, subscriptions) of later layers run here, before buffered sends go out.
+        opening = true;
+        run_reconnect_hook();
+    }
+
+    // After every successful upgrade: the user's on_reconnect hook (authentication) first, then the subscription
+    // restore, then the buffered sends; only then does the state become `connected`.
+    void run_reconnect_hook() {
+        auto s = current_session();
+        if (!s) return;
+        if (!handlers.on_reconnect) return finish_opening(s);
+        std::uint64_t generation = ++hook_generation;
+        auto done = [weak = weak_from_this(), s, generation](Status st) {
+            auto self = weak.lock();
+            if (!self) return;
+            asio::post(self->strand, [self, s, generation, st = std::move(st)]() mutable {
+                if (generation != self->hook_generation || !self->is_current(*s)) return;  // stale or timed out
+                ++self->hook_generation;
+                self->hook_timer.cancel();
+                if (!st) {
+                    Error e = std::move(st).error();
+                    if (e.code != Errc::auth_failed && e.code != Errc::rpc_error) {
+                        e.message = "on_reconnect hook failed: " + e.message;
+                    }
+                    s->abort(e, close_code::normal, "reconnect hook failed");
+                    return;
+                }
+                self->finish_opening(s);
+            });
+        };
+        hook_timer.expires_after(config.request_timeout);
+        hook_timer.async_wait([self = shared_from_this(), s, generation](const boost::system::error_code& ec) {
+            if (ec || generation != self->hook_generation) return;
+            ++self->hook_generation;
+            s->abort(Error(Errc::request_timeout, "on_reconnect hook did not finish within request_timeout"),
+                     close_code::normal, "reconnect hook timeout");
+        });
+        Client handle(shared_from_this());
+        try {
+            handlers.on_reconnect(handle, std::move(done));
+        } catch (const std::exception& ex) {
+            ++hook_generation;
+            hook_timer.cancel();
+            s->abort(Error(Errc::handler_exception, std::string("on_reconnect threw: ") + ex.what()),
+                     close_code::internal_error, "reconnect hook failed");
+        }
+    }
+
+    void finish_opening(const std::shared_ptr<Session>& s) {
+        if (!is_current(*s)) return;
+        restore_subscriptions(*s);
         flush_queue();
+        flush_pending_requests();
+        opening = false;
         set_state(State::connected, {});
         complete_connect({});
+    }
+
+    void restore_subscriptions(Session& s) {
+        std::vector<SubscriptionMessage> messages;
+        {
+            std::lock_guard lock(subs_mutex);
+            if (!config.restore_subscriptions && ever_restored) {
+                // Not restoring: forget what the previous connection had, keep nothing pending.
+                subs->on_disconnect();
+            }
+            messages = subs->restore_messages();
+            if (!messages.empty() && ever_restored) ++subscription_restores;
+            ever_restored = true;
+        }
+        for (auto& m : messages) {
+            requests_issued = true;
+            (void)s.send(Opcode::text, m.text, no_callback);
+            record(RecordDirection::out, Opcode::text, m.text);
+        }
     }
 
     void session_connect_failed(Session& s, const Error& error) override {
@@ -195,6 +274,17 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     void session_closed(Session& s, const CloseInfo& info, const Error& cause) override {
         if (!is_current(s)) return;
         stop_heartbeat();
+        opening = false;
+        ++hook_generation;
+        hook_timer.cancel();
+        fail_pending_requests(Error(Errc::disconnected, "connection lost before the reply: " + cause.message));
+        {
+            std::lock_guard lock(subs_mutex);
+            subs->on_disconnect();
+        }
+        if (recorder) {
+            recorder->record(RecordDirection::in, RecordType::close, format_close_data(info.code, info.reason));
+        }
         {
             std::lock_guard lock(mutex);
             session.reset();
@@ -249,6 +339,14 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             last_error = final_error;
         }
         if (handlers.observer) handlers.observer->retries_exhausted(final_error);
+        {
+            std::deque<PendingRequest> pending;
+            {
+                std::lock_guard lock(mutex);
+                pending.swap(pending_request_queue);
+            }
+            for (auto& r : pending) complete_reply(r.done, Error(Errc::not_connected, final_error.message));
+        }
         fail_queue(final_error.code == Errc::handler_exception
                        ? final_error
                        : Error(Errc::not_connected, "client gave up reconnecting: " + final_error.message));
@@ -257,6 +355,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     void finish_closed() {
+        user_closed = true;
+        fail_pending_requests(Error(Errc::closed_by_user, "client closed by the user"));
         ++retry_generation;
         retry_timer.cancel();
         stop_heartbeat();
@@ -276,14 +376,79 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     // ---- inbound (strand) -------------------------------------------------------------------------------------
+    bool needs_scan() const noexcept {
+        return requests_issued || config.heartbeat.type == HeartbeatType::deribit || handlers.on_unmatched_response;
+    }
+
     void session_message(Session& s, Opcode op, std::string_view payload) override {
         if (crashed) return;
         last_frame_at = Clock::now();
-        if (op == Opcode::text && consume_heartbeat_traffic(s, payload)) return;
+        std::string_view channel;
+        if (op == Opcode::text) {
+            if (config.heartbeat.type == HeartbeatType::custom && consume_custom_heartbeat(payload)) return;
+            if (needs_scan()) {
+                JsonEnvelope env = scan_json(payload);
+                if (env.valid) {
+                    if (env.heartbeat != HeartbeatKind::none && config.heartbeat.type == HeartbeatType::deribit) {
+                        return on_deribit_heartbeat(s, env.heartbeat);
+                    }
+                    if (env.is_response() && route_response(env, payload)) return;
+                    channel = env.channel;
+                }
+            }
+        }
+        record(RecordDirection::in, op, payload);
         if (handlers.observer) handlers.observer->message_in(op, payload.size());
+        deliver(s, MessageView{op, payload, channel});
+    }
+
+    // Returns true when the reply was consumed (a pending request, a heartbeat reply or an unmatched reply).
+    bool route_response(const JsonEnvelope& env, std::string_view payload) {
+        env.id.key_into(key_buffer);
+        if (starts_with(key_buffer, "\"zenws-hb-")) return true;  // our own heartbeat requests
+        std::optional<SubscriptionOutcome> outcome;
+        {
+            std::lock_guard lock(subs_mutex);
+            outcome = subs->on_reply(env);
+            if (outcome) {
+                for (auto& f : outcome->failed) failed_channels.push_back(f);
+            }
+        }
+        auto entry = requests.resolve(key_buffer);
+        if (!entry) {
+            if (outcome) return true;  // a subscription confirmation
+            record(RecordDirection::in, Opcode::text, payload);
+            if (handlers.on_unmatched_response) {
+                guarded([&] { handlers.on_unmatched_response(payload); });
+                return true;
+            }
+            return false;  // delivered as an ordinary message: never lost
+        }
+        record(RecordDirection::in, Opcode::text, payload);
+        auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - entry->started_at);
+        {
+            std::lock_guard lock(stats_mutex);
+            request_rtt.add(static_cast<std::uint64_t>(rtt.count()));
+        }
+        if (env.has_error) {
+            Error e(Errc::rpc_error, "server answered with an error");
+            e.rpc_code = env.has_error_code ? env.error_code : 0;
+            if (auto m = json_unescape(env.error_message)) {
+                e.message = "server answered with error " + std::to_string(e.rpc_code) + ": " + *m;
+            }
+            e.raw.assign(payload);
+            complete_reply(entry->token, std::move(e));
+        } else {
+            complete_reply(entry->token, std::string(payload));
+        }
+        rearm_request_timer();
+        return true;
+    }
+
+    void deliver(Session& s, MessageView view) {
         if (handlers.on_message) {
             try {
-                handlers.on_message(MessageView{op, payload});
+                handlers.on_message(view);
             } catch (const std::exception& ex) {
                 crash(s, std::string("message handler threw: ") + ex.what());
             } catch (...) {
@@ -293,9 +458,14 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         }
         {
             std::lock_guard lock(inbox_mutex);
-            inbox.push_back(Message{op, std::string(payload)});
+            inbox.push_back(Message{view.opcode, std::string(view.data)});
         }
         inbox_cv.notify_one();
+    }
+
+    void record(RecordDirection dir, Opcode op, std::string_view data) {
+        if (!recorder) return;
+        recorder->record(dir, op == Opcode::binary ? RecordType::binary : RecordType::text, data);
     }
 
     void crash(Session& s, std::string why) {
@@ -324,35 +494,25 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     // ---- heartbeats (strand) ----------------------------------------------------------------------------------
-    bool consume_heartbeat_traffic(Session& s, std::string_view text) {
-        switch (config.heartbeat.type) {
-            case HeartbeatType::deribit:
-                if (is_deribit_heartbeat(text)) {
-                    heartbeat_seen = true;
-                    if (contains(text, "\"test_request\"")) {
-                        std::string reply = "{\"jsonrpc\":\"2.0\",\"id\":\"" + std::string(heartbeat_id_prefix) +
-                                            std::to_string(++heartbeat_sequence) +
-                                            "\",\"method\":\"public/test\",\"params\":{}}";
-                        SendCallback none;
-                        (void)s.send(Opcode::text, reply, none);
-                        if (handlers.observer) handlers.observer->heartbeat_sent(HeartbeatType::deribit);
-                    }
-                    acknowledge_heartbeat(std::chrono::microseconds(0));
-                    return true;
-                }
-                return is_heartbeat_reply(text);
-            case HeartbeatType::custom:
-                if (heartbeat_outstanding && config.heartbeat.custom_matcher &&
-                    config.heartbeat.custom_matcher(text)) {
-                    heartbeat_outstanding = false;
-                    acknowledge_heartbeat(
-                        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - heartbeat_sent_at));
-                    return true;
-                }
-                return false;
-            default:
-                return false;
+    void on_deribit_heartbeat(Session& s, HeartbeatKind kind) {
+        heartbeat_seen = true;
+        if (kind == HeartbeatKind::test_request) {
+            std::string reply = "{\"jsonrpc\":\"2.0\",\"id\":\"" + std::string(heartbeat_id_prefix) +
+                                std::to_string(++heartbeat_sequence) + "\",\"method\":\"public/test\",\"params\":{}}";
+            (void)s.send(Opcode::text, reply, no_callback);
+            if (handlers.observer) handlers.observer->heartbeat_sent(HeartbeatType::deribit);
         }
+        acknowledge_heartbeat(std::chrono::microseconds(0));
+    }
+
+    bool consume_custom_heartbeat(std::string_view text) {
+        if (!heartbeat_outstanding || !config.heartbeat.custom_matcher) return false;
+        bool matched = false;
+        guarded([&] { matched = config.heartbeat.custom_matcher(text); });
+        if (!matched) return false;
+        heartbeat_outstanding = false;
+        acknowledge_heartbeat(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - heartbeat_sent_at));
+        return true;
     }
 
     void acknowledge_heartbeat(std::chrono::microseconds rtt) {
@@ -490,12 +650,57 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (auto s = current_session()) (void)s->send(op, data, no_callback);
     }
 
+    bool can_send_now() const noexcept {
+        return state.load(std::memory_order_acquire) == State::connected ||
+               (opening.load(std::memory_order_acquire) && strand.running_in_this_thread());
+    }
+
     template <class Payload>
     Status send(Opcode op, Payload&& data, SendCallback& done) {
+        if (config.rate_limit && config.rate_limit->enabled()) {
+            auto admitted = config.rate_limit->admit(std::string_view(data));
+            if (!admitted) {
+                complete_later(done, admitted.error());
+                return admitted.error();
+            }
+            if (admitted.value() > Clock::duration::zero() || delayed_count.load(std::memory_order_acquire) > 0) {
+                // Delay policy: wait for the reserved tokens, in order behind earlier delayed sends.
+                delayed_count.fetch_add(1, std::memory_order_acq_rel);
+                auto due = Clock::now() + admitted.value();
+                asio::post(strand, [self = shared_from_this(), op, due, text = std::string(std::forward<Payload>(data)),
+                                    done = std::move(done)]() mutable {
+                    self->delayed.push_back(QueuedSend{op, std::move(text), std::move(done), due});
+                    self->arm_delayed();
+                });
+                return {};
+            }
+        }
+        return send_admitted(op, std::forward<Payload>(data), done);
+    }
+
+    void arm_delayed() {
+        if (delayed.empty()) return;
+        delayed_timer.expires_at(delayed.front().due);
+        delayed_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            auto now = Clock::now();
+            while (!self->delayed.empty() && self->delayed.front().due <= now) {
+                QueuedSend q = std::move(self->delayed.front());
+                self->delayed.pop_front();
+                self->delayed_count.fetch_sub(1, std::memory_order_acq_rel);
+                (void)self->send_admitted(q.op, std::move(q.data), q.done);
+            }
+            self->arm_delayed();
+        });
+    }
+
+    template <class Payload>
+    Status send_admitted(Opcode op, Payload&& data, SendCallback& done) {
         std::unique_lock lock(mutex);
-        if (state.load(std::memory_order_acquire) == State::connected && session) {
+        if (can_send_now() && session) {
             auto s = session;
             lock.unlock();
+            if (recorder) record(RecordDirection::out, op, std::string_view(data));
             Status st;
             if constexpr (std::is_same_v<std::decay_t<Payload>, std::string> && std::is_rvalue_reference_v<Payload&&>) {
                 st = s->send_owned(op, std::move(data), done);
@@ -529,7 +734,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             queue.pop_front();
             complete_later(dropped.done, Error(Errc::queue_full, "dropped from a full send queue (drop_oldest)"));
         }
-        queue.push_back(QueuedSend{op, std::string(std::forward<Payload>(data)), std::move(done)});
+        queue.push_back(QueuedSend{op, std::string(std::forward<Payload>(data)), std::move(done), {}});
         return {};
     }
 
@@ -562,6 +767,149 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             pending.swap(queue);
         }
         for (auto& q : pending) complete_later(q.done, e);
+    }
+
+    // ---- requests (strand) -----------------------------------------------------------------------------------
+    void request(std::string text, Client::ReplyCallback done, std::chrono::milliseconds timeout) {
+        JsonEnvelope env = scan_json(text);
+        if (!env.valid || !env.id) {
+            complete_reply_later(std::move(done),
+                                 Error(Errc::invalid_request, "a request must be a JSON object with an \"id\""));
+            return;
+        }
+        std::string key = env.id.key();
+        asio::dispatch(strand, [self = shared_from_this(), text = std::move(text), done = std::move(done),
+                                key = std::move(key), timeout]() mutable {
+            self->start_request(std::move(text), std::move(done), key, timeout);
+        });
+    }
+
+    void start_request(std::string text, Client::ReplyCallback done, const std::string& key,
+                       std::chrono::milliseconds timeout) {
+        requests_issued = true;
+        auto s = current_session();
+        if (!s || !(state.load() == State::connected || opening.load())) {
+            State now = state.load();
+            if (config.send_policy == SendPolicy::buffer && now != State::closed && now != State::disconnected) {
+                std::lock_guard lock(mutex);
+                if (queue.size() < config.send_queue_limit) {
+                    pending_request_queue.push_back(PendingRequest{std::move(text), std::move(done), key, timeout});
+                    return;
+                }
+                return complete_reply_later(std::move(done), Error(Errc::queue_full, "send queue full"));
+            }
+            return complete_reply(done, Error(Errc::not_connected,
+                                              "cannot send a request while " + std::string(to_string(now))));
+        }
+        auto now = Clock::now();
+        auto deadline = now + (timeout.count() > 0 ? timeout : config.request_timeout);
+        if (auto st = requests.track(key, now, deadline, std::move(done)); !st) {
+            return complete_reply(done, std::move(st).error());  // duplicate id: nothing sent
+        }
+        if (config.rate_limit && config.rate_limit->enabled()) {
+            auto admitted = config.rate_limit->admit(text);
+            if (!admitted) {
+                auto entry = requests.resolve(key);
+                if (entry) complete_reply(entry->token, admitted.error());
+                return;
+            }
+        }
+        record(RecordDirection::out, Opcode::text, text);
+        Status st = s->send_owned(Opcode::text, std::move(text), no_callback);
+        if (!st) {
+            auto entry = requests.resolve(key);
+            if (entry) complete_reply(entry->token, st.error());
+            return;
+        }
+        if (handlers.observer) handlers.observer->message_out(Opcode::text, 0);
+        rearm_request_timer();
+    }
+
+    void flush_pending_requests() {
+        std::deque<PendingRequest> pending;
+        {
+            std::lock_guard lock(mutex);
+            pending.swap(pending_request_queue);
+        }
+        for (auto& r : pending) start_request(std::move(r.text), std::move(r.done), r.key, r.timeout);
+    }
+
+    void rearm_request_timer() {
+        pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+        auto next = requests.next_deadline();
+        if (!next) {
+            request_timer.cancel();
+            armed_deadline.reset();
+            return;
+        }
+        if (armed_deadline && *armed_deadline == *next) return;
+        armed_deadline = *next;
+        request_timer.expires_at(*next);
+        request_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            self->armed_deadline.reset();
+            for (auto& entry : self->requests.expire(Clock::now())) {
+                Error e(Errc::request_timeout, "no reply to request " + entry.key + " within the deadline");
+                e.raw = entry.key;
+                self->complete_reply(entry.token, std::move(e));
+            }
+            self->rearm_request_timer();
+        });
+    }
+
+    void fail_pending_requests(const Error& e) {
+        for (auto& entry : requests.fail_all()) complete_reply(entry.token, e);
+        pending_requests_gauge.store(0, std::memory_order_relaxed);
+        request_timer.cancel();
+        armed_deadline.reset();
+        std::deque<PendingRequest> pending;
+        if (state.load() == State::closed || user_closed) {
+            std::lock_guard lock(mutex);
+            pending.swap(pending_request_queue);
+        }
+        for (auto& r : pending) complete_reply(r.done, e);
+    }
+
+    void complete_reply(Client::ReplyCallback& done, Result<std::string> result) {
+        if (!done) return;
+        guarded([&] { done(std::move(result)); });
+    }
+
+    void complete_reply_later(Client::ReplyCallback done, Error e) {
+        asio::post(strand, [self = shared_from_this(), done = std::move(done), e = std::move(e)]() mutable {
+            self->complete_reply(done, std::move(e));
+        });
+    }
+
+    // ---- subscriptions --------------------------------------------------------------------------------------
+    Status subscribe(std::vector<std::string> channels) {
+        std::lock_guard lock(subs_mutex);
+        auto messages = subs->subscribe(channels);
+        if (!messages) return messages.error();
+        send_subscription_messages(std::move(messages).value());
+        return {};
+    }
+
+    Status unsubscribe(std::vector<std::string> channels) {
+        std::lock_guard lock(subs_mutex);
+        send_subscription_messages(subs->unsubscribe(channels));
+        return {};
+    }
+
+    // Caller holds subs_mutex.
+    void send_subscription_messages(std::vector<SubscriptionMessage> messages) {
+        if (messages.empty()) return;
+        requests_issued = true;
+        asio::dispatch(strand, [self = shared_from_this(), messages = std::move(messages)]() mutable {
+            self->requests_issued = true;
+            auto s = self->current_session();
+            for (auto& m : messages) {
+                self->record(RecordDirection::out, Opcode::text, m.text);
+                if (!s || !s->send(Opcode::text, m.text, self->no_callback)) {
+                    // Lost with the connection: the next restore re-sends the desired set.
+                }
+            }
+        });
     }
 
     void close(std::uint16_t code, std::string reason) {
@@ -605,10 +953,38 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     std::condition_variable inbox_cv;
     std::deque<Message> inbox;
 
+    struct PendingRequest {
+        std::string text;
+        Client::ReplyCallback done;
+        std::string key;
+        std::chrono::milliseconds timeout;
+    };
+    std::deque<PendingRequest> pending_request_queue;  // guarded by mutex (buffer policy)
+
+    std::unique_ptr<RecordWriter> recorder;
+    std::mutex subs_mutex;  // subs, failed_channels, subscription_restores
+    std::unique_ptr<SubscriptionManager> subs;
+    std::vector<std::string> failed_channels;
+    std::uint64_t subscription_restores = 0;
+    bool ever_restored = false;
+
+    std::atomic<bool> opening{false};
+    std::atomic<std::size_t> pending_requests_gauge{0};  // mirror of requests.pending_count() for metrics()
+    std::atomic<std::size_t> delayed_count{0};
+
     // strand-only state
+    RequestTracker<Client::ReplyCallback> requests;
+    std::optional<Clock::time_point> armed_deadline;
+    std::string key_buffer;
+    std::atomic<bool> requests_issued{false};
+    std::deque<QueuedSend> delayed;
+    std::uint64_t hook_generation = 0;
     asio::steady_timer retry_timer;
     asio::steady_timer heartbeat_timer;
     asio::steady_timer idle_timer;
+    asio::steady_timer request_timer;
+    asio::steady_timer hook_timer;
+    asio::steady_timer delayed_timer;
     ReconnectBackoff backoff;
     std::size_t url_index = 0;
     int outage_attempts = 0;
@@ -718,6 +1094,72 @@ Status Client::send(Opcode opcode, std::string_view data, SendCallback done) {
 }
 Status Client::ping(std::string_view payload) { return send(Opcode::ping, payload); }
 
+void Client::request(std::string text, ReplyCallback done, std::chrono::milliseconds timeout) {
+    if (!impl_) {
+        if (done) done(Error(Errc::not_connected, "empty client handle"));
+        return;
+    }
+    impl_->request(std::move(text), std::move(done), timeout);
+}
+
+Result<std::string> Client::request_blocking(std::string text, std::chrono::milliseconds timeout) {
+    if (impl_ && impl_->strand.running_in_this_thread()) {
+        return Error(Errc::invalid_request, "request_blocking called on the client's own thread (would deadlock)");
+    }
+    auto promise = std::make_shared<std::promise<Result<std::string>>>();
+    auto future = promise->get_future();
+    request(std::move(text), [promise](Result<std::string> r) { promise->set_value(std::move(r)); }, timeout);
+    return future.get();
+}
+
+void Client::call(std::string_view method, std::string_view params_json, ReplyCallback done,
+                  std::chrono::milliseconds timeout) {
+    request(build_request(method, params_json).text, std::move(done), timeout);
+}
+
+Result<std::string> Client::call_blocking(std::string_view method, std::string_view params_json,
+                                          std::chrono::milliseconds timeout) {
+    return request_blocking(build_request(method, params_json).text, timeout);
+}
+
+void Client::send_message(std::string text, ReplyCallback done) {
+    JsonEnvelope env = scan_json(text);
+    if (env.valid && env.id) return request(std::move(text), std::move(done));
+    SendCallback written;
+    if (done) {
+        written = [done = std::move(done)](const Error& e) mutable {
+            if (e) {
+                done(e);
+            } else {
+                done(std::string());
+            }
+        };
+    }
+    (void)send_text(std::move(text), std::move(written));
+}
+
+Status Client::subscribe(std::vector<std::string> channels) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->subscribe(std::move(channels));
+}
+
+Status Client::unsubscribe(std::vector<std::string> channels) {
+    if (!impl_) return Error(Errc::not_connected, "empty client handle");
+    return impl_->unsubscribe(std::move(channels));
+}
+
+Client::SubscriptionStatus Client::subscriptions() const {
+    SubscriptionStatus st;
+    if (!impl_) return st;
+    std::lock_guard lock(impl_->subs_mutex);
+    st.desired = impl_->subs->desired();
+    st.confirmed = impl_->subs->confirmed();
+    st.pending = impl_->subs->pending();
+    st.failed = impl_->failed_channels;
+    st.restores = impl_->subscription_restores;
+    return st;
+}
+
 void Client::close(std::uint16_t code, std::string_view reason) {
     if (impl_) impl_->close(code, std::string(reason));
 }
@@ -770,10 +1212,15 @@ ClientMetrics Client::metrics() const {
     m.counters = counters();
     {
         std::lock_guard lock(impl_->mutex);
-        m.send_queue_depth = impl_->queue.size();
+        m.send_queue_depth = impl_->queue.size() + impl_->pending_request_queue.size();
         if (impl_->connected_at) {
             m.uptime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - *impl_->connected_at);
         }
+    }
+    m.pending_requests = impl_->pending_requests_gauge.load(std::memory_order_relaxed);
+    {
+        std::lock_guard lock(impl_->subs_mutex);
+        m.subscriptions = impl_->subs ? impl_->subs->desired_count() : 0;
     }
     std::lock_guard lock(impl_->stats_mutex);
     m.heartbeat = impl_->health;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct CaseSpec {
     int timeout = 10;    // seconds the server allows for the case
     std::string desc;
 };
+
+// gtest prints parameters of failing tests: show the case, not its bytes.
+void PrintTo(const CaseSpec& c, std::ostream* os) { *os << c.name << " (" << c.desc << ", expect " << c.expect << ")"; }
 
 std::string shell_quote(const std::string& s) {
     std::string out = "'";

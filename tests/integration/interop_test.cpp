@@ -101,6 +101,8 @@ struct Peer {
     bool node;
 };
 
+void PrintTo(const Peer& p, std::ostream* os) { *os << p.name; }
+
 class Echo : public ::testing::TestWithParam<Peer> {
 protected:
     std::string url(const std::string& path = "/") {
@@ -312,6 +314,21 @@ TEST_F(Handshake, PlainEchoPath) {
     EXPECT_EQ(m->opcode, Opcode::binary);
     EXPECT_EQ(m->data, std::string("\x00\xff", 2));
     EXPECT_TRUE(c.close_and_wait(std::chrono::seconds(3)));
+}
+
+TEST_F(Handshake, OversizedMessageFailsWith1009) {
+    auto rec = std::make_shared<Recorder>();
+    Config cfg = single_shot_config(url("/echo"));
+    cfg.max_message_size = 1000;
+    ASSERT_TRUE(rec->start(cfg)) << (rec->connect_error ? rec->connect_error->explain() : "timeout");
+    {
+        std::lock_guard lk(rec->mu);
+        ASSERT_TRUE(rec->client->send_text(std::string(2000, 'z')).ok());  // the server echoes 2000 bytes back
+    }
+    ASSERT_TRUE(rec->wait_close(std::chrono::seconds(5)));
+    EXPECT_EQ(rec->close->code, close_code::message_too_big) << rec->close->reason;
+    EXPECT_FALSE(rec->close->by_peer);
+    rec->detach();
 }
 
 // ---- TLS -----------------------------------------------------------------------------------------------------

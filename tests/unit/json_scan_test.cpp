@@ -67,7 +67,8 @@ TEST(JsonScan, HeartbeatKinds) {
 
 TEST(JsonScan, DeribitErrorReply) {
     const auto e = scan_json(
-        R"({"jsonrpc":"2.0","id":42,"error":{"code":13009,"message":"unauthorized","data":{"reason":"token has expired","param":"access_token"}},"usIn":1,"usOut":2,"usDiff":1})");
+        R"({"jsonrpc":"2.0","id":42,"error":{"code":13009,"message":"unauthorized","data":)"
+        R"({"reason":"token has expired","param":"access_token"}},"usIn":1,"usOut":2,"usDiff":1})");
     ASSERT_TRUE(e.valid);
     EXPECT_TRUE(e.has_error);
     EXPECT_FALSE(e.has_result);
@@ -191,7 +192,8 @@ TEST(JsonScan, NullOrNonScalarIdIsNone) {
 
 TEST(JsonScan, NestedIdsAreNotPickedUp) {
     const auto e = scan_json(
-        R"({"result":{"id":99,"orders":[{"id":"o1","error":{"code":1}},{"method":"subscription"}]},"jsonrpc":"2.0","id":3})");
+        R"({"result":{"id":99,"orders":[{"id":"o1","error":{"code":1}},{"method":"subscription"}]},)"
+        R"("jsonrpc":"2.0","id":3})");
     ASSERT_TRUE(e.valid);
     EXPECT_EQ(e.id.key(), "3");
     EXPECT_FALSE(e.has_error);
@@ -212,7 +214,8 @@ TEST(JsonScan, DuplicateMembersLastWins) {
 
 TEST(JsonScan, DeribitSubscriptionNotification) {
     const auto e = scan_json(
-        R"({"jsonrpc":"2.0","method":"subscription","params":{"channel":"deribit_price_index.btc_usd","data":{"timestamp":1535098298227,"price":6521.17,"index_name":"btc_usd"}}})");
+        R"({"jsonrpc":"2.0","method":"subscription","params":{"channel":"deribit_price_index.btc_usd",)"
+        R"("data":{"timestamp":1535098298227,"price":6521.17,"index_name":"btc_usd"}}})");
     ASSERT_TRUE(e.valid);
     EXPECT_TRUE(e.is_notification());
     EXPECT_EQ(e.channel, "deribit_price_index.btc_usd");
@@ -220,7 +223,8 @@ TEST(JsonScan, DeribitSubscriptionNotification) {
     EXPECT_FALSE(e.id);
     EXPECT_EQ(e.heartbeat, HeartbeatKind::none);
     // params first
-    const auto r = scan_json(R"({"params":{"data":[1,2],"channel":"ticker.BTC-PERPETUAL.100ms"},"method":"subscription"})");
+    const auto r =
+        scan_json(R"({"params":{"data":[1,2],"channel":"ticker.BTC-PERPETUAL.100ms"},"method":"subscription"})");
     EXPECT_EQ(r.channel, "ticker.BTC-PERPETUAL.100ms");
     EXPECT_EQ(r.data_raw, "[1,2]");
     // params.channel with another method is not a notification
@@ -309,7 +313,8 @@ TEST(JsonScan, MalformedObjectsAreRejected) {
 
 TEST(JsonScan, TruncatedInputsNeverValid) {
     const std::string full =
-        R"({"jsonrpc":"2.0","id":"req-\"7\"","result":{"nested":[1,-2.5e-3,true,false,null,{"k":"v\u00e9"}]},"error":null})";
+        R"({"jsonrpc":"2.0","id":"req-\"7\"","result":{"nested":[1,-2.5e-3,true,false,null,{"k":"v\u00e9"}]},)"
+        R"("error":null})";
     ASSERT_TRUE(scan_json(full).valid);
     for (std::size_t n = 0; n < full.size(); ++n) {
         // an exact-size heap buffer: a read past the end is caught by AddressSanitizer

@@ -92,9 +92,31 @@ TEST(TokenBucket, InvalidParametersAreDetectedAndClamped) {
     EXPECT_FALSE(TokenBucket::valid(std::nan(""), 1));
     EXPECT_FALSE(TokenBucket::valid(1, std::numeric_limits<double>::infinity()));
     EXPECT_TRUE(TokenBucket::valid(50'000, 10'000));
+    EXPECT_FALSE(TokenBucket::valid(1, TokenBucket::max_rate * 2));
     TokenBucket b(0, 0);
     EXPECT_DOUBLE_EQ(b.capacity(), 1.0);
     EXPECT_DOUBLE_EQ(b.refill_per_second(), 1.0);
+    TokenBucket fast(10, 1e9);
+    EXPECT_DOUBLE_EQ(fast.refill_per_second(), TokenBucket::max_rate);
+}
+
+TEST(TokenBucket, FractionalRefillPeriodsNeverUnderChargeYetAllowTheBurst) {
+    // 3/s: a token is worth 333,333,333.3 ns of refill. The full burst is granted, then exactly nothing more
+    // until a third of a second has passed (+ at most the 1 ns/token slack).
+    TokenBucket b(3, 3);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(b.try_acquire(1, t0)) << i;
+    EXPECT_FALSE(b.try_acquire(1, t0));
+    EXPECT_FALSE(b.try_acquire(1, t0 + 333ms));
+    EXPECT_TRUE(b.try_acquire(1, t0 + 334ms));
+    // Over a long run at the sustained rate, grants never exceed capacity + rate*elapsed (+ the one-off slack).
+    TokenBucket c(7, 3);
+    long granted = 0;
+    auto now = t0;
+    for (int i = 0; i < 100'000; ++i, now += 1ms)
+        if (c.try_acquire(1, now)) ++granted;
+    const double elapsed = std::chrono::duration<double>(now - 1ms - t0).count();
+    EXPECT_LE(granted, 7 * (1 + 3e-9) + 3 * elapsed);
+    EXPECT_GE(granted, 3 * elapsed);
 }
 
 TEST(TokenBucket, AvailableNeverExceedsCapacityNorGoesNegative) {
@@ -161,56 +183,67 @@ struct HammerResult {
     long attempts = 0;
 };
 
-// 4 threads call try_acquire `iterations` times each. Simulated time: every call takes the next tick of a shared
-// atomic counter (1 tick = tick_ns), so the clock advances deterministically with the number of calls; threads may
-// present slightly stale timestamps, which is allowed. Bound: capacity + rate * (last tick - t0).
+// 4 threads call try_acquire `iterations` times each against a simulated clock: a shared tick counter that each
+// thread advances by one every `advance_every` calls (reading it in between), 1 tick = tick_ns. Time thus advances
+// deterministically with the number of calls; threads may present slightly stale timestamps, which is allowed.
+// Bound: capacity + rate * (final tick count * tick_ns). The parameters keep the bucket at the edge (nearly every
+// token is taken as soon as it refills), so any lost update shows up as over-issue.
 template <class Bucket>
-HammerResult hammer_simulated(double capacity, double rate, double cost, int iterations, std::int64_t tick_ns) {
+HammerResult hammer_simulated(double capacity, double rate, double cost, int iterations, std::int64_t tick_ns,
+                              int advance_every) {
     Bucket bucket(capacity, rate);
     std::atomic<std::int64_t> ticks{0};
     std::atomic<long> granted_units{0};
-    std::atomic<bool> go{false};
+    std::atomic<int> ready{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
-            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+            ready.fetch_add(1);
+            for (int spin = 0; spin < 100'000'000 && ready.load() < 4; ++spin) std::this_thread::yield();
             long mine = 0;
             for (int i = 0; i < iterations; ++i) {
-                const auto now = t0 + std::chrono::nanoseconds(ticks.fetch_add(1, std::memory_order_relaxed) * tick_ns);
-                if (bucket.try_acquire(cost, now)) ++mine;
+                const std::int64_t k = (i % advance_every == 0) ? ticks.fetch_add(1) + 1 : ticks.load();
+                if (bucket.try_acquire(cost, t0 + std::chrono::nanoseconds(k * tick_ns))) ++mine;
             }
             granted_units.fetch_add(mine);
         });
     }
-    go.store(true, std::memory_order_release);
     for (auto& th : threads) th.join();
     HammerResult r;
     r.attempts = 4L * iterations;
     r.granted = static_cast<double>(granted_units.load()) * cost;
-    const double elapsed_s = static_cast<double>((ticks.load() - 1) * tick_ns) / 1e9;
-    r.bound = capacity + rate * elapsed_s;
+    r.bound = capacity + rate * static_cast<double>(ticks.load() * tick_ns) / 1e9;
     return r;
 }
 
-TEST(TokenBucketConcurrency, SimulatedClockNeverOverIssues) {
-    // capacity 100, one token per 100 ns of simulated time, one tick (1 ns) per attempt: ~1% of the attempts can be
-    // granted, so the bucket is empty nearly all the time and every race would show as over-issue.
-    for (int round = 0; round < 8; ++round) {
-        auto r = hammer_simulated<ZENWS_RL_BUCKET_UNDER_TEST>(100, 1e7, 1, 100'000, 1);
-        // Rounding slack: half a ns of refill per grant is at most 0.005 tokens per grant here; 1e-6 suffices as
-        // costs are exactly 100 ns.
-        ASSERT_LE(r.granted, r.bound + 1e-6) << "round " << round << ": over-issued " << (r.granted - r.bound)
-                                             << " tokens in " << r.attempts << " attempts";
-        // And the bucket was actually contended and useful (not trivially refusing everything).
-        EXPECT_GE(r.granted, 0.5 * r.bound) << "round " << round;
-    }
-}
+struct HammerConfig {
+    double capacity, rate, cost;
+    std::int64_t tick_ns;
+    int advance_every;
+};
 
-TEST(TokenBucketConcurrency, CostAboveOneUnderContention) {
-    for (int round = 0; round < 3; ++round) {
-        auto r = hammer_simulated<ZENWS_RL_BUCKET_UNDER_TEST>(50'000, 10'000, 500, 50'000, 1000);
-        ASSERT_LE(r.granted, r.bound + 1e-6) << "round " << round << ": over-issued " << (r.granted - r.bound);
-        EXPECT_GE(r.granted, 0.5 * r.bound);
+// All the parameters have a whole number of ns per token, so the bound is exact (no burst slack).
+constexpr HammerConfig hammer_configs[] = {
+    {100, 1e6, 1, 10, 1},             // 0.01 token per call: empty nearly all the time, every call on the edge
+    {10, 1e6, 1, 2000, 8},            // 1 µs per token, 2 tokens per tick shared by 8 calls per thread
+    {100, 1e6, 1, 900, 1},            // 0.9 token per call
+    {100, 1e6, 1, 1000, 4},
+    {50'000, 10'000, 500, 50'000, 8}, // Deribit-like credits
+};
+
+TEST(TokenBucketConcurrency, SimulatedClockNeverOverIssues) {
+    int round = 0;
+    for (int repeat = 0; repeat < 6; ++repeat) {
+        for (const auto& c : hammer_configs) {
+            auto r = hammer_simulated<ZENWS_RL_BUCKET_UNDER_TEST>(c.capacity, c.rate, c.cost, 100'000, c.tick_ns,
+                                                                 c.advance_every);
+            ASSERT_LE(r.granted, r.bound + 1e-6) << "round " << round << " (capacity " << c.capacity << "): over-issued "
+                                                 << (r.granted - r.bound) << " tokens in " << r.attempts
+                                                 << " attempts";
+            // The bucket was contended and useful, not trivially refusing everything.
+            EXPECT_GE(r.granted, 0.5 * r.bound) << "round " << round;
+            ++round;
+        }
     }
 }
 
