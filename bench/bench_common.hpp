@@ -17,6 +17,7 @@
 // CPU per message is getrusage(RUSAGE_SELF) user+sys over the timed phase divided by the messages received.
 #pragma once
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -189,10 +190,24 @@ inline void report_rate(const char* impl, const Options& o, std::size_t messages
     std::fflush(stdout);
 }
 
-inline void report_idle(const char* impl, const Options& /*o*/, long rss_first, long rss_last, std::size_t opened) {
-    double per = opened > 1 ? double(rss_last - rss_first) / double(opened - 1) : 0.0;
-    std::printf("RESULT impl=%s mode=idle conns=%zu rss_first_kib=%ld rss_last_kib=%ld kib_per_conn=%.2f\n", impl,
-                opened, rss_first, rss_last, per);
+// Memory snapshot for the idle mode: VmRSS plus the bytes malloc has handed out (heap in use).
+struct MemSnapshot {
+    long rss_kib = 0;
+    std::size_t heap_bytes = 0;
+};
+inline MemSnapshot snapshot() {
+    struct mallinfo2 mi = mallinfo2();
+    return MemSnapshot{rss_kib(), mi.uordblks + mi.hblkhd};
+}
+
+inline void report_idle(const char* impl, const Options& /*o*/, const MemSnapshot& first, const MemSnapshot& last,
+                        std::size_t opened) {
+    double n = opened > 1 ? double(opened - 1) : 1.0;
+    double per = double(last.rss_kib - first.rss_kib) / n;
+    double heap = (double(last.heap_bytes) - double(first.heap_bytes)) / n / 1024.0;
+    std::printf("RESULT impl=%s mode=idle conns=%zu rss_first_kib=%ld rss_last_kib=%ld kib_per_conn=%.2f "
+                "heap_kib_per_conn=%.2f\n",
+                impl, opened, first.rss_kib, last.rss_kib, per, heap);
     std::fflush(stdout);
 }
 

@@ -141,10 +141,10 @@ int main(int argc, char** argv) {
                 ioc.poll();
             };
             add();
-            long first = bench::rss_kib();
+            bench::MemSnapshot first = bench::snapshot();
             while (conns.size() < o.conns) add();
             ioc.poll();
-            long last = bench::rss_kib();
+            bench::MemSnapshot last = bench::snapshot();
             bench::report_idle("beast_async", o, first, last, conns.size());
             std::_Exit(0);  // skip tearing down 1000 pending reads
         }

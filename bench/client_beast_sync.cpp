@@ -43,9 +43,9 @@ int main(int argc, char** argv) {
             std::vector<std::unique_ptr<Stream>> conns;
             conns.reserve(o.conns);
             conns.push_back(open(ioc, o));
-            long first = bench::rss_kib();
+            bench::MemSnapshot first = bench::snapshot();
             while (conns.size() < o.conns) conns.push_back(open(ioc, o));
-            long last = bench::rss_kib();
+            bench::MemSnapshot last = bench::snapshot();
             bench::report_idle("beast_sync", o, first, last, conns.size());
             return 0;
         }

@@ -230,9 +230,9 @@ void run_idle(const bench::Options& o) {
     std::vector<std::unique_ptr<FloorConn>> conns;
     conns.reserve(o.conns);
     conns.push_back(std::make_unique<FloorConn>(o));
-    long first = bench::rss_kib();
+    bench::MemSnapshot first = bench::snapshot();
     while (conns.size() < o.conns) conns.push_back(std::make_unique<FloorConn>(o));
-    long last = bench::rss_kib();
+    bench::MemSnapshot last = bench::snapshot();
     bench::report_idle("floor", o, first, last, conns.size());
 }
 

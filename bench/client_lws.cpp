@@ -169,9 +169,9 @@ int main(int argc, char** argv) {
             }
         };
         add();
-        long first = bench::rss_kib();
+        bench::MemSnapshot first = bench::snapshot();
         while (opened < o.conns) add();
-        long last = bench::rss_kib();
+        bench::MemSnapshot last = bench::snapshot();
         bench::report_idle("libwebsockets", o, first, last, opened);
         std::_Exit(0);
     }

@@ -115,10 +115,10 @@ int main(int argc, char** argv) {
             }
         };
         add();
-        long first = bench::rss_kib();
+        bench::MemSnapshot first = bench::snapshot();
         while (conns.size() < o.conns) add();
         ioc.poll();
-        long last = bench::rss_kib();
+        bench::MemSnapshot last = bench::snapshot();
         bench::report_idle("websocketpp", o, first, last, conns.size());
         std::_Exit(0);
     }

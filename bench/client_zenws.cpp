@@ -105,9 +105,9 @@ int main(int argc, char** argv) {
         std::vector<zenws::Client> conns;
         conns.reserve(o.conns);
         conns.push_back(connect(o, rt, {}));
-        long first = bench::rss_kib();
+        bench::MemSnapshot first = bench::snapshot();
         while (conns.size() < o.conns) conns.push_back(connect(o, rt, {}));
-        long last = bench::rss_kib();
+        bench::MemSnapshot last = bench::snapshot();
         bench::report_idle("zenws", o, first, last, conns.size());
         std::_Exit(0);
     }

@@ -19,7 +19,7 @@ DO_BUILD=1
 IMPLS="floor beast_sync beast_async websocketpp libwebsockets zenws"
 MODES="rtt pipeline throughput idle"
 OUT=""
-CMDLINE="scripts/bench.sh $*"
+CMDLINE="scripts/bench.sh${*:+ $*}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -160,17 +160,18 @@ print(f"Machine: {cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}; echo 
       f"pinned to CPU {scpu}, client to CPU {ccpu}, 127.0.0.1.  ")
 print(f"Workloads: RTT = 64 B text echo, one in flight ({rtt_args}); pipelined = 64 B text, window 1000 ({pipe_args}); "
       f"16 KiB = binary echo, window 16 ({tput_args}), MB/s of payload = 10^6 B/s one way; CPU = getrusage user+sys "
-      f"of the client process / messages; idle = VmRSS growth per extra open connection ({idle_args}).")
+      f"of the client process / messages; idle = VmRSS growth per extra open connection ({idle_args}), in brackets the malloc'd heap per connection.")
 print()
 print("| Implementation | RTT p50 µs (× floor) | RTT p99 µs | RTT p99.9 µs | Pipelined 64 B msgs/s (× Beast sync) "
-      "| 16 KiB MB/s (× floor) | CPU µs/msg pipelined | CPU µs/msg RTT | KiB / idle conn |")
+      "| 16 KiB MB/s (× floor) | CPU µs/msg pipelined | CPU µs/msg RTT | KiB / idle conn (heap) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for impl in impls:
     p50 = med(impl, "rtt", "p50_us"); pipe = med(impl, "pipeline", "msgs_per_s"); tp = med(impl, "throughput", "mb_per_s")
     print(f"| {names.get(impl, impl)} | {fmt(p50, 1)}{ratio(p50, floor_rtt)} | {fmt(med(impl, 'rtt', 'p99_us'), 1)} "
           f"| {fmt(med(impl, 'rtt', 'p999_us'), 1)} | {fmt(pipe, 0)}{ratio(pipe, beast_pipe)} "
           f"| {fmt(tp, 0)}{ratio(tp, floor_tp)} | {fmt(med(impl, 'pipeline', 'cpu_us_per_msg'), 2)} "
-          f"| {fmt(med(impl, 'rtt', 'cpu_us_per_msg'), 2)} | {fmt(med(impl, 'idle', 'kib_per_conn'), 2)} |")
+          f"| {fmt(med(impl, 'rtt', 'cpu_us_per_msg'), 2)} | {fmt(med(impl, 'idle', 'kib_per_conn'), 2)} "
+          f"({fmt(med(impl, 'idle', 'heap_kib_per_conn'), 1)}) |")
 print()
 print("Spread (min–max over rounds) of the headline cells:")
 print()

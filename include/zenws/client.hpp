@@ -119,8 +119,10 @@ public:
     // caller's buffer in place and write it without a copy. The callback reports written or failed.
     Status send_text(std::string_view text, SendCallback done = {});
     Status send_text(std::string&& text, SendCallback done = {});
+    Status send_text(const char* text, SendCallback done = {}) { return send_text(std::string_view(text), done); }
     Status send_binary(std::string_view data, SendCallback done = {});
     Status send_binary(std::string&& data, SendCallback done = {});
+    Status send_binary(const char* data, SendCallback done = {}) { return send_binary(std::string_view(data), done); }
     Status send(Opcode opcode, std::string_view data, SendCallback done = {});
     Status ping(std::string_view payload = {});
 

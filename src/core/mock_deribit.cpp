@@ -634,9 +634,10 @@ private:
     }
 
     void emit(const std::string& name, Channel& ch, SteadyTime now, Output& out) {
-        std::uint64_t prev = ch.change_id;
-        ch.change_id += gap_ ? 2 : 1;
+        if (gap_ && ch.change_id != 0) ch.change_id += 1;  // the notification with this id is never sent
         gap_ = false;
+        std::uint64_t prev = ch.change_id;
+        ch.change_id += 1;
         std::int64_t ts = wall_ms(now);
         std::string data = "{\"timestamp\":" + std::to_string(ts);
         auto parts_at = [&](std::size_t n) {  // n-th dot-separated part of the channel name

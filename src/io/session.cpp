@@ -17,6 +17,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <span>
 #include <mutex>
 #include <vector>
 
@@ -728,7 +729,9 @@ private:
                 buffers_.emplace_back(owned.data(), owned.size());
             }
         }
-        asio::async_write(stream_, buffers_, [self = this->shared_from_this()](const error_code& ec, std::size_t) {
+        // A span, not the vector: the write operation copies its buffer sequence, and a span copies for free.
+        std::span<const asio::const_buffer> sequence(buffers_.data(), buffers_.size());
+        asio::async_write(stream_, sequence, [self = this->shared_from_this()](const error_code& ec, std::size_t) {
             self->on_written(ec);
         });
     }

@@ -495,7 +495,7 @@ public:
         impl->escalate = std::move(exited);
         Status st = impl->start_all(children_);
         if (!st) return st;
-        inner_ = std::make_unique<Supervisor>(std::move(impl));
+        inner_.reset(new Supervisor(std::move(impl)));
         return {};
     }
     void stop(std::chrono::milliseconds) override {

@@ -486,11 +486,3 @@ TEST(FaultProxyLink, RefusedConnectionFailsConnect) {
 
 }  // namespace
 }  // namespace zenws::test
-
-// tests/CMakeLists.txt globs only integration/*.cpp, not integration/support/: compile the support sources here
-// until the glob covers them (then define ZENWS_TEST_SUPPORT_LINKED for the target).
-#ifndef ZENWS_TEST_SUPPORT_LINKED
-#include "integration/support/certs.cpp"    // NOLINT(bugprone-suspicious-include)
-#include "integration/support/process.cpp"  // NOLINT(bugprone-suspicious-include)
-#include "integration/support/proxy.cpp"    // NOLINT(bugprone-suspicious-include)
-#endif
