@@ -33,6 +33,16 @@ struct DemoOptions {
     bool jsonl = false;
 };
 
+struct ReplayOptions {
+    std::string file;
+    bool realtime = false;
+    bool jsonl = false;
+    bool metadata_only = false;
+};
+
+void add_replay_options(CLI::App& app, ReplayOptions& options);
+int run_replay(const ReplayOptions& options);
+
 void add_connect_options(CLI::App& app, ConnectOptions& options);
 int run_connect(const ConnectOptions& options);
 

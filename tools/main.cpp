@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
     CLI::App* connect_cmd = app.add_subcommand("connect", "Connect to URL: stdin lines are sent, messages printed");
     zenws::tool::add_connect_options(*connect_cmd, connect);
 
+    zenws::tool::ReplayOptions replay;
+    CLI::App* replay_cmd = app.add_subcommand("replay", "Print a recording made with --record");
+    zenws::tool::add_replay_options(*replay_cmd, replay);
+
     zenws::tool::DemoOptions demo;
     CLI::App* demo_cmd = app.add_subcommand("demo", "Offline demo: supervised connections surviving faults");
     zenws::tool::add_demo_options(*demo_cmd, demo);
@@ -31,6 +35,8 @@ int main(int argc, char** argv) {
     int code = 0;
     if (connect_cmd->parsed()) {
         code = zenws::tool::run_connect(connect);
+    } else if (replay_cmd->parsed()) {
+        code = zenws::tool::run_replay(replay);
     } else {
         code = zenws::tool::run_demo(demo);  // also the built-in default when no subcommand is given
     }

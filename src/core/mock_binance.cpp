@@ -265,7 +265,13 @@ private:
     }
 
     void error(Output& out, const std::string& id, int code, const std::string& msg, std::string_view method) {
-        out.reply("{\"code\":" + std::to_string(code) + ",\"msg\":" + json_quote(msg) + ",\"id\":" + id + "}", method);
+        // Binance's documented form is {"code":..,"msg":..,"id":..}; without an id it wraps it in "error".
+        if (id == "null")
+            out.reply("{\"error\":{\"code\":" + std::to_string(code) + ",\"msg\":" + json_quote(msg) + "},\"id\":null}",
+                      method);
+        else
+            out.reply("{\"code\":" + std::to_string(code) + ",\"msg\":" + json_quote(msg) + ",\"id\":" + id + "}",
+                      method);
     }
 
     void emit(const std::string& name, Stream& s, SteadyTime now, Output& out) {

@@ -634,8 +634,10 @@ private:
     }
 
     void emit(const std::string& name, Channel& ch, SteadyTime now, Output& out) {
-        if (gap_ && ch.change_id != 0) ch.change_id += 1;  // the notification with this id is never sent
-        gap_ = false;
+        if (gap_ && ch.change_id != 0) {  // the notification with the next id is never sent
+            ch.change_id += 1;
+            gap_ = false;
+        }
         std::uint64_t prev = ch.change_id;
         ch.change_id += 1;
         std::int64_t ts = wall_ms(now);

@@ -283,7 +283,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             subs->on_disconnect();
         }
         if (recorder) {
-            recorder->record(RecordDirection::in, RecordType::close, format_close_data(info.code, info.reason));
+            recorder->record_close(info.by_peer ? RecordDirection::in : RecordDirection::out, info.code, info.reason,
+                                   std::chrono::system_clock::now());
         }
         {
             std::lock_guard lock(mutex);

@@ -59,10 +59,14 @@ struct Entry {
 };
 
 // One Client instance of an Entry: pairs on_connect with on_disconnect.
+// Holds what on_disconnect needs on its own, so it still runs after the child was removed (stop_client).
 struct Instance {
     std::weak_ptr<Entry> entry;
     std::uint64_t generation = 0;
     std::atomic<bool> up{false};
+    std::shared_ptr<detail::ClientSlot> slot;
+    std::function<void(ClientHandle)> on_disconnect;
+    std::shared_ptr<Observer> client_observer;
 };
 
 }  // namespace
@@ -98,29 +102,37 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         } catch (...) {
         }
     }
-    void callback_failed(Entry& entry, const Error& e) {
-        if (entry.options.handlers.observer) {
+    void callback_failed(const std::shared_ptr<detail::ClientSlot>& slot, const std::shared_ptr<Observer>& client_obs,
+                         const Error& e) {
+        if (client_obs) {
             try {
-                entry.options.handlers.observer->error(e);
+                client_obs->error(e);
             } catch (...) {
             }
         }
-        observe([&](PoolObserver& o) { o.callback_error(entry.slot->id, e); });
-        event(SupervisorEvent::Kind::callback_error, entry.slot->id, e);
+        observe([&](PoolObserver& o) { o.callback_error(slot->id, e); });
+        event(SupervisorEvent::Kind::callback_error, slot->id, e);
     }
-    void user_callback(Entry& entry, const std::function<void(ClientHandle)>& cb, const char* what) {
+    void user_callback(const std::shared_ptr<detail::ClientSlot>& slot, const std::shared_ptr<Observer>& client_obs,
+                       const std::function<void(ClientHandle)>& cb, const char* what) {
         if (!cb) return;
         try {
-            cb(ClientHandle(entry.slot));
+            cb(ClientHandle(slot));
         } catch (...) {
-            callback_failed(entry, exception_error(what));
+            callback_failed(slot, client_obs, exception_error(what));
         }
+    }
+    void user_callback(Entry& entry, const std::function<void(ClientHandle)>& cb, const char* what) {
+        user_callback(entry.slot, entry.options.handlers.observer, cb, what);
     }
 
     // ---- launching ----------------------------------------------------------------------------------------------
     void launch(const std::shared_ptr<Entry>& entry) {
         auto inst = std::make_shared<Instance>();
         inst->entry = entry;
+        inst->slot = entry->slot;
+        inst->on_disconnect = entry->options.on_disconnect;
+        inst->client_observer = entry->options.handlers.observer;
         {
             std::lock_guard lock(mutex);
             if (entry->removed || stopped) return;
@@ -152,6 +164,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         }
         std::function<void(Result<ClientHandle>)> done;
         bool first;
+        int restarts = 0;
         {
             std::lock_guard lock(mutex);
             bool current = !entry->removed && entry->generation == inst->generation;
@@ -165,6 +178,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
                 std::lock_guard slot_lock(entry->slot->mutex);
                 entry->slot->current = r.value();
                 entry->slot->status = ChildStatus::running;
+                restarts = entry->slot->restarts;
                 entry->delay.started(Clock::now());
                 done = std::move(entry->start_done);
                 entry->start_done = nullptr;
@@ -174,8 +188,8 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             }
         }
         if (r.ok()) {
-            observe([&](PoolObserver& o) { o.child_started(entry->slot->id, entry->slot->restarts); });
-            event(SupervisorEvent::Kind::child_started, entry->slot->id, {}, {}, entry->slot->restarts);
+            observe([&](PoolObserver& o) { o.child_started(entry->slot->id, restarts); });
+            event(SupervisorEvent::Kind::child_started, entry->slot->id, {}, {}, restarts);
             inst->up = true;
             user_callback(*entry, entry->options.on_connect, "on_connect");
             if (done) done(ClientHandle(entry->slot));
@@ -194,11 +208,11 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
 
     // Client state transitions (client's I/O thread).
     void client_state(Instance& inst, State from, State to, const Error& cause) {
+        if (from == State::connected && to != State::connected && inst.up.exchange(false)) {
+            user_callback(inst.slot, inst.client_observer, inst.on_disconnect, "on_disconnect");
+        }
         auto entry = inst.entry.lock();
         if (!entry) return;
-        if (from == State::connected && to != State::connected && inst.up.exchange(false)) {
-            user_callback(*entry, entry->options.on_disconnect, "on_disconnect");
-        }
         bool current;
         {
             std::lock_guard lock(mutex);
@@ -229,6 +243,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         auto id = entry->slot->id;
         std::chrono::milliseconds wait{0};
         bool park = false, drop = false;
+        int restarts = 0;
         {
             std::lock_guard lock(mutex);
             if (entry->removed || entry->generation != generation || stopped) return;
@@ -237,6 +252,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
                 std::lock_guard slot_lock(entry->slot->mutex);
                 entry->slot->current = Client();
                 entry->slot->status = ChildStatus::restarting;
+                restarts = entry->slot->restarts;
             }
             if (entry->options.restart == RestartType::temporary) {
                 drop = true;
@@ -258,7 +274,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         }
         observe([&](PoolObserver& o) { o.child_crashed(id, cause); });
         SupervisorEvent ev{SupervisorEvent::Kind::child_exited, std::to_string(id), ExitReason::abnormal(cause), cause,
-                           {}, entry->slot->restarts};
+                           {}, restarts};
         if (options.on_event) {
             try {
                 options.on_event(ev);
@@ -279,7 +295,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         }
         if (!park) {
             observe([&](PoolObserver& o) { o.restart_scheduled(id, wait); });
-            event(SupervisorEvent::Kind::restart_scheduled, id, cause, wait, entry->slot->restarts);
+            event(SupervisorEvent::Kind::restart_scheduled, id, cause, wait, restarts);
         }
     }
 
@@ -315,6 +331,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
     void remove(const std::shared_ptr<Entry>& entry, bool by_user) {
         Client c;
         std::function<void(Result<ClientHandle>)> done;
+        int restarts = 0;
         {
             std::lock_guard lock(mutex);
             if (entry->removed) return;
@@ -324,14 +341,16 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             entries.erase(entry->slot->id);
             done = std::move(entry->start_done);
             entry->start_done = nullptr;
-            c = entry->slot->client();
+            std::lock_guard slot_lock(entry->slot->mutex);
+            c = entry->slot->current;
+            restarts = entry->slot->restarts;
         }
         router.forget(entry->slot->id);
         if (c.valid()) c.close();
         entry->slot->terminate();
         observe([&](PoolObserver& o) { o.child_removed(entry->slot->id); });
         SupervisorEvent ev{SupervisorEvent::Kind::child_stopped, std::to_string(entry->slot->id),
-                           by_user ? ExitReason::shutdown() : ExitReason::normal(), {}, {}, entry->slot->restarts};
+                           by_user ? ExitReason::shutdown() : ExitReason::normal(), {}, {}, restarts};
         if (options.on_event) {
             try {
                 options.on_event(ev);

@@ -253,13 +253,13 @@ TEST(ClientSupervisor, CallbacksOnEveryConnectionIncludingRestartsAndThrowsAreIs
 TEST(ClientSupervisor, ThrowingHandlerCrashesOnlyItsClient) {
     Server echo;
     ASSERT_TRUE(echo.start_script("echo_python.py"));
+    std::atomic<int> good_msgs{0};
     Runtime rt(2);
     ClientSupervisor sup(rt);
     ClientOptions bad;
     bad.handlers.on_message = [](MessageView m) {
         if (m.data == "boom") throw std::runtime_error("bad handler");
     };
-    std::atomic<int> good_msgs{0};
     ClientOptions good;
     good.handlers.on_message = [&](MessageView) { ++good_msgs; };
     auto a = sup.start_client(quick(echo.url()), bad);
@@ -332,6 +332,7 @@ TEST(ClientSupervisor, DeadEndpointIsParkedAndNeverTakesDownHealthySiblings) {
 }
 
 TEST(ClientSupervisor, ParkingCanRemoveInstead) {
+    ProcessGroups groups;
     Runtime rt(2);
     ClientSupervisorOptions so;
     so.max_restarts = 2;
@@ -339,7 +340,6 @@ TEST(ClientSupervisor, ParkingCanRemoveInstead) {
     so.backoff.enabled = false;
     so.failed_retry_after = 0ms;  // remove
     ClientSupervisor sup(rt, so);
-    ProcessGroups groups;
     ClientOptions lazy;
     lazy.await_connection = false;
     auto dead = sup.start_client(quick("ws://127.0.0.1:" + std::to_string(closed_port()) + "/", 0), lazy);
@@ -467,8 +467,8 @@ TEST(ClientSupervisor, DiscoveryThroughAProcessGroup) {
     auto log = std::make_shared<PoolLog>();
     Server rpc_server;
     ASSERT_TRUE(rpc_server.start_script("jsonrpc_server.py"));
+    ProcessGroups groups;  // outlives the runtime: callbacks may still run until it stops
     Runtime rt(2);
-    ProcessGroups groups;
     ClientSupervisorOptions so;
     so.observer = log;
     ClientSupervisor sup(rt, so);
@@ -505,8 +505,8 @@ TEST(ClientSupervisor, DiscoveryThroughAProcessGroup) {
 TEST(ClientSupervisor, ConcurrentStartStopAndSendBalanced) {
     Server rpc_server;
     ASSERT_TRUE(rpc_server.start_script("jsonrpc_server.py"));
+    ProcessGroups groups;  // outlives the runtime: callbacks may still run until it stops
     Runtime rt(2);
-    ProcessGroups groups;
     ClientSupervisor sup(rt);
     std::atomic<int> ok_sends{0}, other{0}, unexpected{0};
     std::atomic<int> next_id{1};

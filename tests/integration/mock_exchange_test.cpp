@@ -335,6 +335,46 @@ TEST(MockExchange, ServerCloseCodeAndDelayedReply) {
     EXPECT_EQ(server.status().ended[0].reason, mock::EndReason::server_close);
 }
 
+TEST(MockExchange, SliceReorderRefuseFaults) {
+    MockExchange server(deribit_options());
+    ASSERT_TRUE(server.start().ok());
+    auto client = Client::connect(test_config(server.url()));
+    ASSERT_TRUE(client.ok()) << client.error().explain();
+    server.set_slice(true);  // 1-byte writes
+    auto r = client->call_blocking("public/ticker", R"({"instrument_name":"BTC-PERPETUAL"})");
+    ASSERT_TRUE(r.ok()) << r.error().explain();
+    server.set_slice(false);
+
+    server.set_reorder(true);  // both replies still reach their requests
+    std::mutex mu;
+    std::condition_variable cv;
+    int done = 0;
+    for (int i = 0; i < 2; ++i)
+        client->call("public/test", "{}", [&](Result<std::string> res) {
+            std::lock_guard lk(mu);
+            done += res.ok() ? 1 : 100;
+            cv.notify_all();
+        });
+    {
+        std::unique_lock lk(mu);
+        EXPECT_TRUE(cv.wait_for(lk, 3s, [&] { return done >= 2; }));
+        EXPECT_EQ(done, 2);
+    }
+    server.set_reorder(false);
+
+    EXPECT_EQ(server.reset(), 1u);
+    server.refuse_for(400ms);
+    auto refused = Client::connect(test_config(server.url()));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::connection_refused);
+    std::this_thread::sleep_for(700ms);
+    auto back = Client::connect(test_config(server.url()));
+    ASSERT_TRUE(back.ok()) << back.error().explain();
+    back->close_and_wait(2s);
+    ASSERT_TRUE(server.wait_until([](const MockStatus& s) { return s.ended.size() == 2; }, 2s));
+    EXPECT_EQ(server.status().ended[0].reason, mock::EndReason::reset_by_server);
+}
+
 TEST(MockExchange, WssWithSelfSignedCertificate) {
     MockExchangeOptions o = deribit_options();
     o.tls = true;

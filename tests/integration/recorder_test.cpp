@@ -197,7 +197,7 @@ TEST(RpcRecorder, SubscriptionTrafficIsRecordedBothWays) {
     for (int i = 0; i < 500 && c->subscriptions().confirmed.empty(); ++i) std::this_thread::sleep_for(10ms);
     ASSERT_EQ(c->subscriptions().confirmed.size(), 1u);
     ASSERT_TRUE(c->close_and_wait(3s));
-    auto entries = wait_entries(path, 3);
+    auto entries = wait_entries(path, 3, 1500ms);  // out subscribe, in confirmation, close
     auto outs = data_of(entries, RecordDirection::out, RecordType::text);
     auto ins = data_of(entries, RecordDirection::in, RecordType::text);
     ASSERT_EQ(outs.size(), 1u);

@@ -541,8 +541,9 @@ TEST(SendPolicyBuffer, SenderRacingTheReconnectLosesNothing) {
             for (int i = first; i < next; ++i)
                 if (comps->calls[i].empty()) return false;
             return true;
-        })) << "sends " << first << ".." << next - 1 << ": " << comps->completed() - first << " completed; queue depth "
-            << c.metrics().send_queue_depth;
+        })) << "sends " << first << ".." << next - 1 << ": " << comps->completed() - first << " completed; state "
+            << to_string(c.state()) << ", queue depth " << c.metrics().send_queue_depth
+            << " (sends stranded in the queue of a connected client)";
         const std::string last = "race-" + std::to_string(next - 1);
         ASSERT_TRUE(pc.log->wait_message(last, 10s)) << "last message of the round not echoed";
     }

@@ -400,8 +400,8 @@ bool poll_until(P pred, std::chrono::milliseconds timeout = 10s) {
 TEST(Supervisor, ClientChildRestartsAfterAThrowingHandlerAndStopsOnUserClose) {
     EchoServer server;
     ASSERT_TRUE(server.start());
-    Runtime rt(2);
     std::atomic<int> echoes{0};
+    Runtime rt(2);
     Handlers h;
     h.on_message = [&](MessageView m) {
         if (m.data == "boom") throw std::runtime_error("handler failure");
