@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "tools/commands.hpp"
+#include "tools/mock_exchange_command.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"zenws — WebSocket client for systems that must stay connected"};
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
     zenws::tool::DemoOptions demo;
     CLI::App* demo_cmd = app.add_subcommand("demo", "Offline demo: supervised connections surviving faults");
     zenws::tool::add_demo_options(*demo_cmd, demo);
+
+    zenws::tool::add_mock_exchange_command(app);
 
     try {
         app.parse(argc, argv);

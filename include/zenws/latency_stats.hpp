@@ -1,8 +1,8 @@
 // zenws/latency_stats.hpp — owns LatencyStats: a fixed-capacity window of the most recent latency samples (µs) and
 // the summary (count, last, min, max, mean, percentiles) computed from it.
 //
-// Single-threaded: the client guards it. add() never allocates (the ring is allocated once, in the constructor);
-// snapshot() sorts a copy of the window.
+// Single-threaded: the client guards it. The ring is allocated once, by the first add() (so an idle client holds
+// no samples memory); later add() calls never allocate. snapshot() sorts a copy of the window.
 //
 // Percentiles use the nearest-rank method on the samples in the window, with integer arithmetic (no floating
 // point rounding): for n samples sorted ascending and a percentile given in per mille q (500 = p50, 999 = p99.9),
@@ -35,7 +35,8 @@ public:
     // Keeps the newest `capacity` samples (Config::latency_buffer_size). A capacity of 0 is treated as 1.
     explicit LatencyStats(std::size_t capacity = 100);
 
-    // Records one sample in microseconds; once the window is full the oldest sample is dropped. Never allocates.
+    // Records one sample in microseconds; once the window is full the oldest sample is dropped. Allocates only on
+    // the first call (if that allocation fails the sample is dropped).
     void add(std::uint64_t micros) noexcept;
     // The summary of the samples currently in the window.
     LatencySummary snapshot() const;
@@ -43,7 +44,7 @@ public:
     void clear() noexcept;
 
     std::size_t size() const noexcept { return count_; }
-    std::size_t capacity() const noexcept { return ring_.size(); }
+    std::size_t capacity() const noexcept { return capacity_; }
     bool empty() const noexcept { return count_ == 0; }
     // Samples ever added (including evicted ones) since construction or clear().
     std::uint64_t total_added() const noexcept { return total_; }
@@ -52,7 +53,8 @@ public:
     static std::uint64_t percentile(std::span<const std::uint64_t> sorted, unsigned per_mille) noexcept;
 
 private:
-    std::vector<std::uint64_t> ring_;
+    std::size_t capacity_;
+    std::vector<std::uint64_t> ring_;  // empty until the first sample
     std::size_t next_ = 0;   // where the next sample goes
     std::size_t count_ = 0;
     std::uint64_t total_ = 0;

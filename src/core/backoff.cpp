@@ -22,7 +22,7 @@ ReconnectBackoff::ReconnectBackoff(milliseconds base, milliseconds cap, bool jit
       cap_(std::max(cap, milliseconds{0})),
       jitter_(jitter),
       immediate_first_(immediate_first),
-      rng_(seed) {}
+      rng_{seed} {}
 
 milliseconds ReconnectBackoff::nominal(std::uint64_t n) const noexcept {
     const std::int64_t base = base_.count();

@@ -5,9 +5,16 @@
 
 namespace zenws {
 
-LatencyStats::LatencyStats(std::size_t capacity) : ring_(capacity == 0 ? 1 : capacity, 0) {}
+LatencyStats::LatencyStats(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
 void LatencyStats::add(std::uint64_t micros) noexcept {
+    if (ring_.empty()) {
+        try {
+            ring_.assign(capacity_, 0);
+        } catch (...) {
+            return;
+        }
+    }
     ring_[next_] = micros;
     next_ = (next_ + 1 == ring_.size()) ? 0 : next_ + 1;
     if (count_ < ring_.size()) ++count_;

@@ -18,6 +18,7 @@
 #include <future>
 #include <mutex>
 
+#include "io/fifo.hpp"
 #include "io/session.hpp"
 #include "zenws/backoff.hpp"
 #include "zenws/json_rpc.hpp"
@@ -33,6 +34,7 @@ namespace zenws {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using detail::Session;
+using detail::Fifo;
 
 std::string_view to_string(State s) noexcept {
     switch (s) {
@@ -54,11 +56,20 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 }  // namespace
 
 struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<Client::Impl> {
+    // A send (or a request, when `reply` is set) buffered while not connected.
     struct QueuedSend {
         Opcode op;
         std::string data;
         SendCallback done;
-        Clock::time_point due{};
+        Client::ReplyCallback reply;  // requests only
+        std::string key;              // requests only: the id key
+        std::chrono::milliseconds timeout{0};
+        bool is_request() const noexcept { return static_cast<bool>(reply); }
+    };
+    // A send delayed by the rate limiter (delay policy), run in order when its tokens are due.
+    struct DelayedAction {
+        Clock::time_point due;
+        std::function<void()> run;
     };
 
     Impl(Runtime& runtime, Config cfg, Handlers h)
@@ -70,8 +81,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
           heartbeat_timer(strand),
           idle_timer(strand),
           request_timer(strand),
-          hook_timer(strand),
-          delayed_timer(strand),
+
+
           backoff(make_backoff(config, false)),
           ping_rtt(config.latency_buffer_size),
           request_rtt(config.latency_buffer_size) {}
@@ -113,6 +124,10 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     // ---- state ------------------------------------------------------------------------------------------------
     void set_state(State to, const Error& cause) {
         State from = state.exchange(to, std::memory_order_acq_rel);
+        notify_state(from, to, cause);
+    }
+
+    void notify_state(State from, State to, const Error& cause) {
         if (from == to) return;
         {
             std::lock_guard lock(wait_mutex);
@@ -151,6 +166,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (user_closed) return;
         const Url& url = urls[url_index % urls.size()];
         ++attempt_number;
+        ++attempts_this_outage;
         attempt_started = Clock::now();
         if (handlers.observer) handlers.observer->connect_attempt(url.to_string(), attempt_number);
         detail::SessionParams params{url, &config, url.secure ? tls : nullptr, &counters};
@@ -173,6 +189,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (handlers.observer) handlers.observer->connected(urls[url_index % urls.size()].to_string(), connect_time);
         backoff.reset();
         outage_attempts = 0;
+        attempts_this_outage = 0;
+        last_server_ping_at = Clock::now();
         {
             std::lock_guard lock(mutex);
             subprotocol = outcome.subprotocol;
@@ -200,7 +218,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             asio::post(self->strand, [self, s, generation, st = std::move(st)]() mutable {
                 if (generation != self->hook_generation || !self->is_current(*s)) return;  // stale or timed out
                 ++self->hook_generation;
-                self->hook_timer.cancel();
+                self->retry_timer.cancel();
                 if (!st) {
                     Error e = std::move(st).error();
                     if (e.code != Errc::auth_failed && e.code != Errc::rpc_error) {
@@ -212,8 +230,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                 self->finish_opening(s);
             });
         };
-        hook_timer.expires_after(config.request_timeout);
-        hook_timer.async_wait([self = shared_from_this(), s, generation](const boost::system::error_code& ec) {
+        retry_timer.expires_after(config.request_timeout);
+        retry_timer.async_wait([self = shared_from_this(), s, generation](const boost::system::error_code& ec) {
             if (ec || generation != self->hook_generation) return;
             ++self->hook_generation;
             s->abort(Error(Errc::request_timeout, "on_reconnect hook did not finish within request_timeout"),
@@ -224,7 +242,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             handlers.on_reconnect(handle, std::move(done));
         } catch (const std::exception& ex) {
             ++hook_generation;
-            hook_timer.cancel();
+            retry_timer.cancel();
             s->abort(Error(Errc::handler_exception, std::string("on_reconnect threw: ") + ex.what()),
                      close_code::internal_error, "reconnect hook failed");
         }
@@ -233,10 +251,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     void finish_opening(const std::shared_ptr<Session>& s) {
         if (!is_current(*s)) return;
         restore_subscriptions(*s);
-        flush_queue();
-        flush_pending_requests();
+        State from = flush_queue_and_go_live();
         opening = false;
-        set_state(State::connected, {});
+        notify_state(from, State::connected, {});
         complete_connect({});
     }
 
@@ -253,7 +270,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             ever_restored = true;
         }
         for (auto& m : messages) {
-            requests_issued = true;
+            requests_issued.store(true, std::memory_order_relaxed);
             (void)s.send(Opcode::text, m.text, no_callback);
             record(RecordDirection::out, Opcode::text, m.text);
         }
@@ -264,7 +281,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         {
             std::lock_guard lock(mutex);
             session.reset();
-            last_error = error;
+            set_last_error(error);
         }
         if (handlers.observer) handlers.observer->connect_failed(urls[url_index % urls.size()].to_string(), error);
         if (user_closed) return finish_closed();
@@ -276,8 +293,12 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         stop_heartbeat();
         opening = false;
         ++hook_generation;
-        hook_timer.cancel();
-        fail_pending_requests(Error(Errc::disconnected, "connection lost before the reply: " + cause.message));
+        retry_timer.cancel();
+        if (user_closed || cause.code == Errc::closed_by_user) {
+            fail_pending_requests(Error(Errc::closed_by_user, "client closed before the reply"));
+        } else {
+            fail_pending_requests(Error(Errc::disconnected, "connection lost before the reply: " + cause.message));
+        }
         {
             std::lock_guard lock(subs_mutex);
             subs->on_disconnect();
@@ -290,12 +311,12 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             std::lock_guard lock(mutex);
             session.reset();
             connected_at.reset();
-            if (cause) last_error = cause;
+            if (cause) set_last_error(cause);
         }
         if (handlers.observer) handlers.observer->disconnected(info, cause);
         if (handlers.on_close) guarded([&] { handlers.on_close(info); });
         if (user_closed || cause.code == Errc::closed_by_user) return finish_closed();
-        if (crashed) return give_up(crash_error);
+        if (crashed) return give_up(*crash_error);
         // One immediate attempt after losing an established connection, then the backoff ladder.
         backoff = make_backoff(config, true);
         outage_attempts = 0;
@@ -331,23 +352,15 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void give_up(const Error& error) {
         Error final_error = error;
-        if (outage_attempts > 0 && error.code != Errc::handler_exception) {
-            final_error.message = "gave up after " + std::to_string(outage_attempts + 1) + " attempts: " +
+        if (attempts_this_outage > 1 && error.code != Errc::handler_exception) {
+            final_error.message = "gave up after " + std::to_string(attempts_this_outage) + " attempts: " +
                                   error.message;
         }
         {
             std::lock_guard lock(mutex);
-            last_error = final_error;
+            set_last_error(final_error);
         }
         if (handlers.observer) handlers.observer->retries_exhausted(final_error);
-        {
-            std::deque<PendingRequest> pending;
-            {
-                std::lock_guard lock(mutex);
-                pending.swap(pending_request_queue);
-            }
-            for (auto& r : pending) complete_reply(r.done, Error(Errc::not_connected, final_error.message));
-        }
         fail_queue(final_error.code == Errc::handler_exception
                        ? final_error
                        : Error(Errc::not_connected, "client gave up reconnecting: " + final_error.message));
@@ -415,15 +428,17 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                 for (auto& f : outcome->failed) failed_channels.push_back(f);
             }
         }
-        auto entry = requests.resolve(key_buffer);
+        std::optional<RequestTracker<Client::ReplyCallback>::Entry> entry;
+        {
+            std::lock_guard lock(requests_mutex);
+            entry = requests.resolve(key_buffer);
+            if (entry) pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+        }
         if (!entry) {
-            if (outcome) return true;  // a subscription confirmation
+            if (!outcome && !handlers.on_unmatched_response) return false;  // delivered as an ordinary message
             record(RecordDirection::in, Opcode::text, payload);
-            if (handlers.on_unmatched_response) {
-                guarded([&] { handlers.on_unmatched_response(payload); });
-                return true;
-            }
-            return false;  // delivered as an ordinary message: never lost
+            if (!outcome) guarded([&] { handlers.on_unmatched_response(payload); });
+            return true;  // a subscription confirmation, or a reply nobody waits for any more
         }
         record(RecordDirection::in, Opcode::text, payload);
         auto rtt = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - entry->started_at);
@@ -442,7 +457,6 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         } else {
             complete_reply(entry->token, std::string(payload));
         }
-        rearm_request_timer();
         return true;
     }
 
@@ -471,14 +485,15 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void crash(Session& s, std::string why) {
         crashed = true;
-        crash_error = Error(Errc::handler_exception, std::move(why));
-        report(crash_error);
-        s.abort(crash_error, close_code::internal_error, "client handler failed");
+        crash_error = std::make_unique<Error>(Errc::handler_exception, std::move(why));
+        report(*crash_error);
+        s.abort(*crash_error, close_code::internal_error, "client handler failed");
     }
 
     void session_ping(Session&, std::string_view) override {
         last_frame_at = Clock::now();
         if (config.heartbeat.type == HeartbeatType::server_ping) {
+            last_server_ping_at = Clock::now();
             acknowledge_heartbeat(std::chrono::microseconds(0));
         }
     }
@@ -574,12 +589,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                 missed = config.heartbeat.deribit_set_heartbeat_seconds > 0 && !heartbeat_seen;
                 heartbeat_seen = false;
                 break;
-            case HeartbeatType::server_ping: {
-                std::lock_guard lock(stats_mutex);
-                auto since = health.last_heartbeat_at.value_or(connected_at_snapshot());
-                missed = Clock::now() - since >= heartbeat_interval;
+            case HeartbeatType::server_ping:
+                missed = Clock::now() - last_server_ping_at >= heartbeat_interval;
                 break;
-            }
             case HeartbeatType::disabled: return;
         }
         if (missed && record_heartbeat_failure()) return;  // threshold reached: the connection is being closed
@@ -636,11 +648,6 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         });
     }
 
-    Clock::time_point connected_at_snapshot() {
-        std::lock_guard lock(mutex);
-        return connected_at.value_or(Clock::now());
-    }
-
     // ---- outbound -----------------------------------------------------------------------------------------------
     std::shared_ptr<Session> current_session() {
         std::lock_guard lock(mutex);
@@ -666,13 +673,10 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             }
             if (admitted.value() > Clock::duration::zero() || delayed_count.load(std::memory_order_acquire) > 0) {
                 // Delay policy: wait for the reserved tokens, in order behind earlier delayed sends.
-                delayed_count.fetch_add(1, std::memory_order_acq_rel);
-                auto due = Clock::now() + admitted.value();
-                asio::post(strand, [self = shared_from_this(), op, due, text = std::string(std::forward<Payload>(data)),
-                                    done = std::move(done)]() mutable {
-                    self->delayed.push_back(QueuedSend{op, std::move(text), std::move(done), due});
-                    self->arm_delayed();
-                });
+                auto shared_done = std::make_shared<SendCallback>(std::move(done));
+                enqueue_delayed(Clock::now() + admitted.value(),
+                                [self = shared_from_this(), op, text = std::string(std::forward<Payload>(data)),
+                                 shared_done]() mutable { (void)self->send_admitted(op, std::move(text), *shared_done); });
                 return {};
             }
         }
@@ -681,15 +685,16 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void arm_delayed() {
         if (delayed.empty()) return;
-        delayed_timer.expires_at(delayed.front().due);
-        delayed_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!delayed_timer) delayed_timer = std::make_unique<asio::steady_timer>(strand);
+        delayed_timer->expires_at(delayed.front().due);
+        delayed_timer->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (ec) return;
             auto now = Clock::now();
             while (!self->delayed.empty() && self->delayed.front().due <= now) {
-                QueuedSend q = std::move(self->delayed.front());
+                DelayedAction action = std::move(self->delayed.front());
                 self->delayed.pop_front();
+                action.run();
                 self->delayed_count.fetch_sub(1, std::memory_order_acq_rel);
-                (void)self->send_admitted(q.op, std::move(q.data), q.done);
             }
             self->arm_delayed();
         });
@@ -715,12 +720,18 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             lock.lock();
             // The session is closing: fall through to the not-connected policy.
         }
+        QueuedSend queued{op, std::string(std::forward<Payload>(data)), std::move(done), {}, {}, {}};
+        return enqueue_locked(lock, queued);
+    }
+
+    // Not connected: apply the send policy to one send or request. Caller holds `lock` on mutex (released here).
+    Status enqueue_locked(std::unique_lock<std::mutex>& lock, QueuedSend& item) {
         State now = state.load(std::memory_order_acquire);
         if (now == State::closed || now == State::disconnected || config.send_policy == SendPolicy::fail_fast) {
             Error e(now == State::closed ? Errc::closed_by_user : Errc::not_connected,
                     std::string("cannot send while ") + std::string(to_string(now)));
             lock.unlock();
-            complete_later(done, e);
+            fail_queued(item, e);
             return e;
         }
         if (queue.size() >= config.send_queue_limit) {
@@ -728,15 +739,23 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             if (config.overflow_policy == OverflowPolicy::reject_new) {
                 Error e(Errc::queue_full, "send queue full (" + std::to_string(queue.size()) + " messages)");
                 lock.unlock();
-                complete_later(done, e);
+                fail_queued(item, e);
                 return e;
             }
             QueuedSend dropped = std::move(queue.front());
             queue.pop_front();
-            complete_later(dropped.done, Error(Errc::queue_full, "dropped from a full send queue (drop_oldest)"));
+            fail_queued(dropped, Error(Errc::queue_full, "dropped from a full send queue (drop_oldest)"));
         }
-        queue.push_back(QueuedSend{op, std::string(std::forward<Payload>(data)), std::move(done), {}});
+        queue.push_back(std::move(item));
         return {};
+    }
+
+    void fail_queued(QueuedSend& item, const Error& e) {
+        if (item.is_request()) {
+            complete_reply_later(std::move(item.reply), e);
+        } else {
+            complete_later(item.done, e);
+        }
     }
 
     void complete_later(SendCallback& done, const Error& e) {
@@ -746,31 +765,43 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         });
     }
 
-    void flush_queue() {
-        std::deque<QueuedSend> pending;
-        std::shared_ptr<Session> s;
-        {
-            std::lock_guard lock(mutex);
-            pending.swap(queue);
-            s = session;
-        }
-        for (auto& q : pending) {
-            Status st = s ? s->send_owned(q.op, std::move(q.data), q.done)
-                          : Status(Error(Errc::not_connected, "connection lost while flushing the send queue"));
-            if (!st) complete_later(q.done, st.error());
+    // Writes the sends buffered while not connected and switches to `connected` in one step: the queue is found
+    // empty and the state changed under the same lock that send_admitted() holds, so no send can slip into the
+    // queue behind the flush (senders on other threads keep queueing until then, in order). Returns the old state.
+    State flush_queue_and_go_live() {
+        for (int round = 0;; ++round) {
+            Fifo<QueuedSend> pending;
+            std::shared_ptr<Session> s;
+            {
+                std::lock_guard lock(mutex);
+                if (queue.empty()) return state.exchange(State::connected, std::memory_order_acq_rel);
+                pending.swap(queue);
+                s = session;
+            }
+            for (auto& q : pending) {
+                if (!s) {
+                    fail_queued(q, Error(Errc::not_connected, "connection lost while flushing the send queue"));
+                } else if (q.is_request()) {
+                    write_request(*s, std::move(q.data), std::move(q.reply), q.key, q.timeout);
+                } else if (Status st = s->send_owned(q.op, std::move(q.data), q.done); !st) {
+                    complete_later(q.done, st.error());
+                }
+            }
         }
     }
 
     void fail_queue(const Error& e) {
-        std::deque<QueuedSend> pending;
+        Fifo<QueuedSend> pending;
         {
             std::lock_guard lock(mutex);
             pending.swap(queue);
         }
-        for (auto& q : pending) complete_later(q.done, e);
+        for (auto& q : pending) fail_queued(q, e);
     }
 
-    // ---- requests (strand) -----------------------------------------------------------------------------------
+    // ---- requests -------------------------------------------------------------------------------------------
+    // A request is tracked and written on the caller's thread, like a send, so it keeps its place among that
+    // thread's messages. The tracker is shared with the strand (replies, deadlines) under requests_mutex.
     void request(std::string text, Client::ReplyCallback done, std::chrono::milliseconds timeout) {
         JsonEnvelope env = scan_json(text);
         if (!env.valid || !env.id) {
@@ -778,97 +809,113 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                                  Error(Errc::invalid_request, "a request must be a JSON object with an \"id\""));
             return;
         }
+        requests_issued.store(true, std::memory_order_relaxed);
         std::string key = env.id.key();
-        asio::dispatch(strand, [self = shared_from_this(), text = std::move(text), done = std::move(done),
-                                key = std::move(key), timeout]() mutable {
-            self->start_request(std::move(text), std::move(done), key, timeout);
-        });
-    }
-
-    void start_request(std::string text, Client::ReplyCallback done, const std::string& key,
-                       std::chrono::milliseconds timeout) {
-        requests_issued = true;
-        auto s = current_session();
-        if (!s || !(state.load() == State::connected || opening.load())) {
-            State now = state.load();
-            if (config.send_policy == SendPolicy::buffer && now != State::closed && now != State::disconnected) {
-                std::lock_guard lock(mutex);
-                if (queue.size() < config.send_queue_limit) {
-                    pending_request_queue.push_back(PendingRequest{std::move(text), std::move(done), key, timeout});
-                    return;
-                }
-                return complete_reply_later(std::move(done), Error(Errc::queue_full, "send queue full"));
-            }
-            return complete_reply(done, Error(Errc::not_connected,
-                                              "cannot send a request while " + std::string(to_string(now))));
-        }
-        auto now = Clock::now();
-        auto deadline = now + (timeout.count() > 0 ? timeout : config.request_timeout);
-        if (auto st = requests.track(key, now, deadline, std::move(done)); !st) {
-            return complete_reply(done, std::move(st).error());  // duplicate id: nothing sent
-        }
         if (config.rate_limit && config.rate_limit->enabled()) {
             auto admitted = config.rate_limit->admit(text);
-            if (!admitted) {
-                auto entry = requests.resolve(key);
-                if (entry) complete_reply(entry->token, admitted.error());
+            if (!admitted) return complete_reply_later(std::move(done), admitted.error());
+            if (admitted.value() > Clock::duration::zero() || delayed_count.load(std::memory_order_acquire) > 0) {
+                auto self = shared_from_this();
+                auto shared_done = std::make_shared<Client::ReplyCallback>(std::move(done));
+                return enqueue_delayed(Clock::now() + admitted.value(),
+                                       [self, text = std::move(text), shared_done, key, timeout]() mutable {
+                                           self->submit_request(std::move(text), std::move(*shared_done), key,
+                                                                timeout);
+                                       });
+            }
+        }
+        submit_request(std::move(text), std::move(done), key, timeout);
+    }
+
+    void submit_request(std::string text, Client::ReplyCallback done, const std::string& key,
+                        std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex);
+        if (can_send_now() && session) {
+            auto s = session;
+            lock.unlock();
+            return write_request(*s, std::move(text), std::move(done), key, timeout);
+        }
+        QueuedSend queued{Opcode::text, std::move(text), {}, std::move(done), key, timeout};
+        (void)enqueue_locked(lock, queued);  // a failure completes `done` itself
+    }
+
+    void write_request(Session& s, std::string text, Client::ReplyCallback done, const std::string& key,
+                       std::chrono::milliseconds timeout) {
+        auto now = Clock::now();
+        auto deadline = now + (timeout.count() > 0 ? timeout : config.request_timeout);
+        bool arm = false;
+        {
+            std::lock_guard lock(requests_mutex);
+            if (auto st = requests.track(key, now, deadline, std::move(done)); !st) {
+                // Duplicate id: nothing tracked, nothing sent, `done` is still ours.
+                complete_reply_later(std::move(done), std::move(st).error());
                 return;
+            }
+            pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+            if (!armed_deadline || deadline < *armed_deadline) {
+                armed_deadline = deadline;
+                arm = true;
             }
         }
         record(RecordDirection::out, Opcode::text, text);
-        Status st = s->send_owned(Opcode::text, std::move(text), no_callback);
+        SendCallback none;
+        Status st = s.send_owned(Opcode::text, std::move(text), none);
         if (!st) {
-            auto entry = requests.resolve(key);
-            if (entry) complete_reply(entry->token, st.error());
+            std::optional<RequestTracker<Client::ReplyCallback>::Entry> entry;
+            {
+                std::lock_guard lock(requests_mutex);
+                entry = requests.resolve(key);
+                pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+            }
+            if (entry) complete_reply_later(std::move(entry->token), st.error());
             return;
         }
         if (handlers.observer) handlers.observer->message_out(Opcode::text, 0);
-        rearm_request_timer();
+        if (arm) asio::dispatch(strand, [self = shared_from_this()] { self->arm_request_timer(); });
     }
 
-    void flush_pending_requests() {
-        std::deque<PendingRequest> pending;
+    // Strand. Points the timer at the earliest deadline (only ever moved earlier by writers; after it fires it
+    // moves to the next one), so a reply does not re-arm the timer.
+    void arm_request_timer() {
+        std::optional<Clock::time_point> due;
         {
-            std::lock_guard lock(mutex);
-            pending.swap(pending_request_queue);
+            std::lock_guard lock(requests_mutex);
+            due = armed_deadline;
         }
-        for (auto& r : pending) start_request(std::move(r.text), std::move(r.done), r.key, r.timeout);
-    }
-
-    void rearm_request_timer() {
-        pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
-        auto next = requests.next_deadline();
-        if (!next) {
-            request_timer.cancel();
-            armed_deadline.reset();
-            return;
-        }
-        if (armed_deadline && *armed_deadline == *next) return;
-        armed_deadline = *next;
-        request_timer.expires_at(*next);
+        if (!due) return;
+        request_timer.expires_at(*due);
         request_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-            if (ec) return;
-            self->armed_deadline.reset();
-            for (auto& entry : self->requests.expire(Clock::now())) {
-                Error e(Errc::request_timeout, "no reply to request " + entry.key + " within the deadline");
-                e.raw = entry.key;
-                self->complete_reply(entry.token, std::move(e));
-            }
-            self->rearm_request_timer();
+            if (!ec) self->on_request_deadline();
         });
     }
 
-    void fail_pending_requests(const Error& e) {
-        for (auto& entry : requests.fail_all()) complete_reply(entry.token, e);
-        pending_requests_gauge.store(0, std::memory_order_relaxed);
-        request_timer.cancel();
-        armed_deadline.reset();
-        std::deque<PendingRequest> pending;
-        if (state.load() == State::closed || user_closed) {
-            std::lock_guard lock(mutex);
-            pending.swap(pending_request_queue);
+    void on_request_deadline() {
+        std::vector<RequestTracker<Client::ReplyCallback>::Entry> expired;
+        {
+            std::lock_guard lock(requests_mutex);
+            expired = requests.expire(Clock::now());
+            armed_deadline = requests.next_deadline();
+            pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
         }
-        for (auto& r : pending) complete_reply(r.done, e);
+        for (auto& entry : expired) {
+            Error e(Errc::request_timeout, "no reply to request " + entry.key + " within the deadline");
+            e.raw = entry.key;
+            complete_reply(entry.token, std::move(e));
+        }
+        arm_request_timer();
+    }
+
+    // Strand: completes every pending request (connection lost or client closed).
+    void fail_pending_requests(const Error& e) {
+        std::vector<RequestTracker<Client::ReplyCallback>::Entry> all;
+        {
+            std::lock_guard lock(requests_mutex);
+            all = requests.fail_all();
+            armed_deadline.reset();
+            pending_requests_gauge.store(0, std::memory_order_relaxed);
+        }
+        request_timer.cancel();
+        for (auto& entry : all) complete_reply(entry.token, e);
     }
 
     void complete_reply(Client::ReplyCallback& done, Result<std::string> result) {
@@ -877,6 +924,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     void complete_reply_later(Client::ReplyCallback done, Error e) {
+        if (!done) return;
         asio::post(strand, [self = shared_from_this(), done = std::move(done), e = std::move(e)]() mutable {
             self->complete_reply(done, std::move(e));
         });
@@ -897,19 +945,53 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         return {};
     }
 
-    // Caller holds subs_mutex.
+    // Caller holds subs_mutex. Written on the caller's thread (in order with its other sends) and charged to the
+    // rate limiter like any message; a message that cannot go out now is abandoned: its channels are sent again
+    // by the next restore.
     void send_subscription_messages(std::vector<SubscriptionMessage> messages) {
         if (messages.empty()) return;
-        requests_issued = true;
-        asio::dispatch(strand, [self = shared_from_this(), messages = std::move(messages)]() mutable {
-            self->requests_issued = true;
-            auto s = self->current_session();
-            for (auto& m : messages) {
-                self->record(RecordDirection::out, Opcode::text, m.text);
-                if (!s || !s->send(Opcode::text, m.text, self->no_callback)) {
-                    // Lost with the connection: the next restore re-sends the desired set.
+        requests_issued.store(true, std::memory_order_relaxed);
+        auto s = current_session();
+        for (auto& m : messages) {
+            if (config.rate_limit && config.rate_limit->enabled()) {
+                auto admitted = config.rate_limit->admit(m.text);
+                if (!admitted) {
+                    subs->abandon(m.id);
+                    report(admitted.error());
+                    continue;
+                }
+                if (admitted.value() > Clock::duration::zero() ||
+                    delayed_count.load(std::memory_order_acquire) > 0) {
+                    enqueue_delayed(Clock::now() + admitted.value(),
+                                    [self = shared_from_this(), text = std::move(m.text), id = m.id]() mutable {
+                                        self->send_subscription_text(std::move(text), id);
+                                    });
+                    continue;
                 }
             }
+            write_subscription_text(s.get(), std::move(m.text), m.id);
+        }
+    }
+
+    void send_subscription_text(std::string text, std::int64_t id) {
+        std::lock_guard lock(subs_mutex);
+        auto s = current_session();
+        write_subscription_text(s.get(), std::move(text), id);
+    }
+
+    // Caller holds subs_mutex.
+    void write_subscription_text(Session* s, std::string text, std::int64_t id) {
+        record(RecordDirection::out, Opcode::text, text);
+        SendCallback none;
+        if (!s || !s->send_owned(Opcode::text, std::move(text), none)) subs->abandon(id);
+    }
+
+    // ---- rate-limit delays (delay policy) -------------------------------------------------------------------
+    void enqueue_delayed(Clock::time_point due, std::function<void()> run) {
+        delayed_count.fetch_add(1, std::memory_order_acq_rel);
+        asio::post(strand, [self = shared_from_this(), due, run = std::move(run)]() mutable {
+            self->delayed.push_back(DelayedAction{due, std::move(run)});
+            self->arm_delayed();
         });
     }
 
@@ -941,8 +1023,16 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     mutable std::mutex mutex;  // session, queue, last_error, subprotocol, connected_at, connect_done
     std::shared_ptr<Session> session;
-    std::deque<QueuedSend> queue;
-    Error last_error;
+    Fifo<QueuedSend> queue;
+    std::unique_ptr<Error> last_error;  // allocated on the first error (an Error is ~270 bytes)
+    // Caller holds mutex.
+    void set_last_error(const Error& e) {
+        if (last_error) {
+            *last_error = e;
+        } else {
+            last_error = std::make_unique<Error>(e);
+        }
+    }
     std::string subprotocol;
     std::optional<Clock::time_point> connected_at;
     std::function<void(const Error&)> connect_done;
@@ -952,15 +1042,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     std::mutex inbox_mutex;
     std::condition_variable inbox_cv;
-    std::deque<Message> inbox;
+    Fifo<Message> inbox;
 
-    struct PendingRequest {
-        std::string text;
-        Client::ReplyCallback done;
-        std::string key;
-        std::chrono::milliseconds timeout;
-    };
-    std::deque<PendingRequest> pending_request_queue;  // guarded by mutex (buffer policy)
 
     std::unique_ptr<RecordWriter> recorder;
     std::mutex subs_mutex;  // subs, failed_channels, subscription_restores
@@ -973,29 +1056,31 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     std::atomic<std::size_t> pending_requests_gauge{0};  // mirror of requests.pending_count() for metrics()
     std::atomic<std::size_t> delayed_count{0};
 
+    RequestTracker<Client::ReplyCallback> requests;   // guarded by requests_mutex
     // strand-only state
-    RequestTracker<Client::ReplyCallback> requests;
-    std::optional<Clock::time_point> armed_deadline;
+    std::mutex requests_mutex;  // requests, armed_deadline
+    std::optional<Clock::time_point> armed_deadline;  // the request timer's target; only moves earlier until it fires
     std::string key_buffer;
     std::atomic<bool> requests_issued{false};
-    std::deque<QueuedSend> delayed;
+    Fifo<DelayedAction> delayed;
     std::uint64_t hook_generation = 0;
-    asio::steady_timer retry_timer;
+    asio::steady_timer retry_timer;  // backoff between attempts; while a connection opens: the on_reconnect deadline
     asio::steady_timer heartbeat_timer;
     asio::steady_timer idle_timer;
     asio::steady_timer request_timer;
-    asio::steady_timer hook_timer;
-    asio::steady_timer delayed_timer;
+    std::unique_ptr<asio::steady_timer> delayed_timer;  // created on the first delayed (rate-limited) send
     ReconnectBackoff backoff;
     std::size_t url_index = 0;
-    int outage_attempts = 0;
+    int outage_attempts = 0;       // retries scheduled in this outage (compared with retry_count)
+    int attempts_this_outage = 0;  // connection attempts made since the last successful upgrade
     int attempt_number = 0;
+    Clock::time_point last_server_ping_at;
     std::uint64_t retry_generation = 0;
     Clock::time_point attempt_started;
     bool ever_connected = false;
     bool user_closed = false;
     bool crashed = false;
-    Error crash_error;
+    std::unique_ptr<Error> crash_error;
     std::chrono::milliseconds heartbeat_interval{0};
     std::uint64_t heartbeat_generation = 0;
     std::uint64_t heartbeat_sequence = 0;
@@ -1213,7 +1298,7 @@ ClientMetrics Client::metrics() const {
     m.counters = counters();
     {
         std::lock_guard lock(impl_->mutex);
-        m.send_queue_depth = impl_->queue.size() + impl_->pending_request_queue.size();
+        m.send_queue_depth = impl_->queue.size();
         if (impl_->connected_at) {
             m.uptime = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - *impl_->connected_at);
         }
@@ -1239,7 +1324,7 @@ std::string Client::subprotocol() const {
 Error Client::last_error() const {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
     std::lock_guard lock(impl_->mutex);
-    return impl_->last_error;
+    return impl_->last_error ? *impl_->last_error : Error();
 }
 
 const Config& Client::config() const noexcept {

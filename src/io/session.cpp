@@ -445,7 +445,7 @@ private:
             input_.consume(consumed);
             if (phase_ == Phase::closed) return;
         }
-        if (input_.size() == 0 && input_.capacity() > 4096) input_.release();
+        if (input_.size() == 0) input_.release();  // idle connections keep no receive buffer
         read_next();
     }
 

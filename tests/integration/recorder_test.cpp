@@ -154,7 +154,7 @@ TEST(RpcRecorder, RecordedFramesEqualWhatWentOverTheWire) {
         std::lock_guard lk(sink.mu);
         received = {r1.value(), sink.texts[0], sink.texts[1], r2.value(), r3.value()};
     }
-    const std::size_t expected_entries = 6 /*out*/ + 5 /*in*/ + 1 /*close*/;
+    const std::size_t expected_entries = 6 /*out*/ + 5 /*in*/ + 1 /*close, out: we closed*/;
     auto entries = wait_entries(path, expected_entries);
     EXPECT_EQ(entries.size(), expected_entries);
     EXPECT_EQ(data_of(entries, RecordDirection::out, RecordType::text), (std::vector<std::string>{m1, q1, q2, m5, q3}));
@@ -163,7 +163,7 @@ TEST(RpcRecorder, RecordedFramesEqualWhatWentOverTheWire) {
     // Order of out frames as sent (binary between q2 and m5).
     std::vector<std::string> outs;
     for (const auto& e : entries) {
-        if (e.dir == RecordDirection::out) outs.push_back(e.data);
+        if (e.dir == RecordDirection::out && e.type != RecordType::close) outs.push_back(e.data);
     }
     EXPECT_EQ(outs, (std::vector<std::string>{m1, q1, q2, bin, m5, q3}));
     // One close entry with the code the connection was closed with.
@@ -173,14 +173,15 @@ TEST(RpcRecorder, RecordedFramesEqualWhatWentOverTheWire) {
     }
     ASSERT_EQ(closes.size(), 1u);
     EXPECT_EQ(closes[0].close_code, close_code::normal) << "close entry data: " << closes[0].data;
+    EXPECT_EQ(closes[0].dir, RecordDirection::out) << "we initiated the close";
     // Timestamps are in file order.
     for (std::size_t i = 1; i < entries.size(); ++i) EXPECT_LE(entries[i - 1].ts, entries[i].ts);
 
     auto meta = recording_metadata(path);
     ASSERT_TRUE(meta.ok());
     EXPECT_EQ(meta->count, expected_entries);
-    EXPECT_EQ(meta->outbound, 6u);
-    EXPECT_EQ(meta->inbound, 6u);  // 5 text + the close
+    EXPECT_EQ(meta->outbound, 7u);  // 5 text + 1 binary + our close
+    EXPECT_EQ(meta->inbound, 5u);
     EXPECT_EQ(meta->skipped, 0u);
     ASSERT_TRUE(meta->first_ts && meta->last_ts);
     EXPECT_GE(meta->duration.count(), 0);
