@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
     CLI::App* replay_cmd = app.add_subcommand("replay", "Print a recording made with --record");
     zenws::tool::add_replay_options(*replay_cmd, replay);
 
+    zenws::tool::PoolOptions pool;
+    CLI::App* pool_cmd = app.add_subcommand("pool", "Supervised pool over URL...: stdin lines sent balanced");
+    zenws::tool::add_pool_options(*pool_cmd, pool);
+
     zenws::tool::DemoOptions demo;
     CLI::App* demo_cmd = app.add_subcommand("demo", "Offline demo: supervised connections surviving faults");
     zenws::tool::add_demo_options(*demo_cmd, demo);
@@ -38,6 +42,8 @@ int main(int argc, char** argv) {
     int code = 0;
     if (connect_cmd->parsed()) {
         code = zenws::tool::run_connect(connect);
+    } else if (pool_cmd->parsed()) {
+        code = zenws::tool::run_pool(pool);
     } else if (replay_cmd->parsed()) {
         code = zenws::tool::run_replay(replay);
     } else {

@@ -75,7 +75,8 @@ struct Handlers {
     std::function<void(std::string_view)> on_unmatched_response;  // a reply whose id is not pending (late, unknown)
     // Runs after every successful (re)connection, before buffered sends are flushed and before the state becomes
     // `connected`: authenticate and restore state here. Call `done` (from any thread) when finished; an error
-    // closes the connection and counts as a failed attempt.
+    // closes the connection and counts as a failed attempt (Errc::auth_failed is not retried). The Client& is a
+    // non-owning handle for the duration of the hook: keep the handle returned by connect() to own the client.
     std::function<void(Client&, std::function<void(Status)> done)> on_reconnect;
     std::shared_ptr<Observer> observer;                        // telemetry; null = none
 };
@@ -155,6 +156,12 @@ public:
         std::uint64_t restores = 0;       // reconnects after which the desired set was re-sent
     };
     SubscriptionStatus subscriptions() const;
+
+    // Drops the current connection and reconnects through the backoff ladder, whatever the close that follows says
+    // (use it when a venue asks you to go away, e.g. Deribit's 10028 "too many requests" before its 1008 close).
+    // With Errc::rate_limited as the cause the first attempt waits retry_delay; otherwise it is immediate. On a
+    // client that gave up (`disconnected`) it starts a fresh retry ladder.
+    void reconnect(Error cause = {});
 
     // Starts the close handshake and returns at once; no reconnect follows. close_and_wait() blocks until the
     // connection is closed or `timeout` passed.

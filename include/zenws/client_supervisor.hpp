@@ -7,7 +7,8 @@
 // budget, so a single endpoint that stayed down (11 restarts in ~33 s) killed the supervisor and every healthy
 // connection with it. Here each client has its own budget (max_restarts within max_time) and its own restart
 // backoff; a client that exceeds it is parked (`failed`) and retried after failed_retry_after (or removed when that
-// is 0). Nothing a client does can stop its siblings or the pool. See docs/supervision.md.
+// is 0). Nothing a client does can stop its siblings or the pool. Bad credentials (Errc::auth_failed) and an
+// invalid config are never retried. See docs/supervision.md.
 //
 // Threading: every method is thread-safe; state is guarded by one short mutex that is never held while user code
 // or a client call runs. User callbacks (on_connect, on_disconnect, Handlers) run on the client's I/O thread.
@@ -49,7 +50,10 @@ struct ClientSupervisorOptions {
     std::chrono::milliseconds max_time{std::chrono::seconds(60)};  // ... within this window
     RestartBackoffOptions backoff;                           // between restarts of one client
     // A client over its intensity is parked (`failed`) and started again after this (with fresh accounting).
-    // 0 = remove it instead (it leaves its process groups, on_disconnect has run).
+    // 0 = remove it instead (it leaves its process groups, on_disconnect has run). A client that ended with a
+    // permanent failure (is_permanent_failure: Errc::auth_failed, Errc::invalid_config) is never restarted: parked
+    // as `failed` without a retry (until stop_client), or removed when this is 0; reported as child_exited then
+    // permanent_failure (PoolObserver::child_failed with retry_after 0).
     std::chrono::milliseconds failed_retry_after{std::chrono::seconds(60)};
     PoolScoring scoring;
     std::shared_ptr<PoolObserver> observer;                  // pool + lifecycle telemetry (may be null)

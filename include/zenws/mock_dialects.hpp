@@ -173,7 +173,9 @@ struct BinanceOptions {
     std::size_t max_streams = 1024;                // per connection
     milliseconds lifetime{86'400'000};             // then serverShutdown notice and the cut; 0 = unlimited
     milliseconds shutdown_notice{5'000};           // how long before the cut the serverShutdown event is sent
-    milliseconds event_interval{100};              // per subscribed stream; 0 = no events
+    // Per stream; 0 = no events. The schedule is exchange-wide (see BinanceExchange): every session subscribed to
+    // a stream receives the same events (same id, "E" and payload), as on Binance.
+    milliseconds event_interval{100};
 };
 
 class BinanceExchange final : public Dialect {
@@ -186,8 +188,21 @@ public:
                                                  SteadyTime now) override;
     const BinanceOptions& options() const noexcept { return options_; }
 
+    // The exchange-wide event schedule, shared by every session of this exchange: event k (k = 1, 2, ...) of a
+    // stream is due at epoch + k * event_interval, has id event_id_base(stream) + k and "E" = the wall-clock time
+    // (ms) of that moment; its payload depends only on the stream, the id and "E". A session subscribed to the
+    // stream at time t receives the events due after t, in order, each once (so overlapping connections see
+    // identical events with identical ids). The epoch is the `now` of the first session opened. `gap` makes one
+    // session skip the next due event (its ids jump by 2); the other sessions are unaffected.
+    static std::uint64_t event_id_base(std::string_view stream);
+    // The epoch of the schedule (nullopt before the first session).
+    std::optional<SteadyTime> epoch() const;
+
+    struct Shared;  // the schedule's epoch, shared with the sessions
+
 private:
     BinanceOptions options_;
+    std::shared_ptr<Shared> shared_;
 };
 
 // ---- JSON helpers (over text already known to be valid JSON) ---------------------------------------------------

@@ -90,6 +90,8 @@ struct SupervisorEvent {
         child_stopped,        // stopped by the supervisor (shutdown, sibling restart, terminate_child)
         intensity_exceeded,   // error; all children stopped, escalated (parent) or on_failure (root)
         callback_error,       // a user callback (on_event excluded) or Child::stop threw; error
+        permanent_failure,    // error; the child ended with an error a restart cannot fix (is_permanent_failure):
+                              // not restarted, whatever its restart type (after its child_exited event)
     };
     Kind kind;
     std::string child_id;
@@ -99,6 +101,13 @@ struct SupervisorEvent {
     int restarts = 0;
 };
 std::string_view to_string(SupervisorEvent::Kind) noexcept;
+
+// Errors a restart cannot fix: Errc::auth_failed (e.g. Deribit 13004 "invalid_credentials": fatal, stop) and
+// Errc::invalid_config. A child that exits abnormally with one of them (or whose restart fails with one) is not
+// restarted and does not count toward the restart intensity: Supervisor keeps its spec as terminated
+// (restart_child starts it again), ClientSupervisor parks it as `failed` without a retry (or removes it when
+// failed_retry_after is 0). Reported as child_exited then permanent_failure.
+bool is_permanent_failure(const Error& e) noexcept;
 
 struct SupervisorOptions {
     std::string name = "supervisor";
@@ -168,7 +177,8 @@ enum class ChildStatus : std::uint8_t {
     starting,    // first start in progress
     running,     // a Client exists (connected, or reconnecting on its own)
     restarting,  // crashed; waiting for (or doing) the supervisor's restart
-    failed,      // exceeded its own restart intensity; parked until a later retry
+    failed,      // exceeded its own restart intensity (parked until a later retry), or ended with a permanent
+                 // failure (is_permanent_failure: not restarted)
     stopped,     // terminated: stopped by the user, closed by the user, removed, or not restarted
 };
 std::string_view to_string(ChildStatus) noexcept;
@@ -228,7 +238,8 @@ private:
 };
 
 // A Client as a supervised child: starting connects (asynchronously; an invalid config fails the start), giving up
-// (retries exhausted) or a throwing handler is a crash, a close by the user is a normal exit. `handle`, when given,
+// (retries exhausted) or a throwing handler is a crash, a close by the user is a normal exit. A client that ends
+// with Errc::auth_failed or Errc::invalid_config is a permanent failure: not restarted, its handle reports `failed`. `handle`, when given,
 // receives a stable handle that follows the child across restarts. The default restart type is transient, as the
 // original's supervised clients.
 ChildSpec client_child(std::string id, Config config, Handlers handlers = {}, ClientHandle* handle = nullptr,

@@ -1,11 +1,13 @@
 // mock_binance.cpp — owns the Binance market-data stream dialect of the mock exchange (pure logic, time passed in):
 // raw /ws/<stream> and combined /stream?streams=a/b targets, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
 // SET_PROPERTY / GET_PROPERTY, the streams-per-connection and incoming-messages-per-second limits, server pings with
-// a pong deadline, stream events with increasing ids, and the connection lifetime with a serverShutdown notice.
+// a pong deadline, stream events on an exchange-wide schedule (the same event has the same id, "E" and payload on
+// every connection), and the connection lifetime with a serverShutdown notice.
 #include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <mutex>
 
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
@@ -76,10 +78,37 @@ std::string fixed(double v, int decimals) {
     return buf;
 }
 
+}  // namespace
+
+// The exchange-wide clock of the event schedule: fixed by the first session opened, read-only afterwards.
+struct BinanceExchange::Shared {
+    mutable std::mutex mutex;
+    bool started = false;
+    SteadyTime epoch{};
+    std::int64_t wall_epoch_ms = 0;
+
+    // Fixes the epoch on the first call; returns (epoch, wall ms at the epoch).
+    std::pair<SteadyTime, std::int64_t> clock(SteadyTime now) {
+        std::lock_guard lock(mutex);
+        if (!started) {
+            started = true;
+            epoch = now;
+            wall_epoch_ms = wall_now_ms();
+        }
+        return {epoch, wall_epoch_ms};
+    }
+};
+
+namespace {
+
+// Most events a stream emits per tick when a session is behind (after a silence): the rest follow on the next
+// tick, which is due at once, so nothing is lost and one tick stays bounded.
+constexpr std::uint64_t max_catch_up_per_tick = 256;
+
 class BinanceSession final : public DialectSession {
 public:
-    BinanceSession(const BinanceOptions& o, Target t, SteadyTime now)
-        : opt_(o), combined_(t.combined), open_steady_(now), open_wall_ms_(wall_now_ms()) {
+    BinanceSession(const BinanceOptions& o, Target t, SteadyTime now, std::pair<SteadyTime, std::int64_t> clock)
+        : opt_(o), combined_(t.combined), epoch_(clock.first), wall_epoch_ms_(clock.second) {
         for (auto& s : t.streams) add_stream(s, now);
         if (opt_.ping_interval.count() > 0) next_ping_ = now + opt_.ping_interval;
         if (opt_.lifetime.count() > 0) {
@@ -199,10 +228,14 @@ public:
         }
         if (opt_.event_interval.count() > 0) {
             for (auto& [name, s] : streams_) {
-                if (now < s.next_due) continue;
-                s.next_due += opt_.event_interval;
-                if (s.next_due <= now) s.next_due = now + opt_.event_interval;
-                emit(name, s, now, out);
+                for (std::uint64_t n = 0; n < max_catch_up_per_tick && due(s.next_k) <= now; ++n) {
+                    std::uint64_t k = s.next_k++;
+                    if (gap_) {  // this session misses the event: its ids jump by 2
+                        gap_ = false;
+                        continue;
+                    }
+                    emit(name, s.base + k, event_wall_ms(k), out);
+                }
             }
         }
     }
@@ -215,7 +248,7 @@ public:
         if (notice_at_) t = std::min(t, *notice_at_);
         if (next_ping_) t = std::min(t, *next_ping_);
         if (opt_.event_interval.count() > 0)
-            for (auto& [name, s] : streams_) t = std::min(t, s.next_due);
+            for (auto& [name, s] : streams_) t = std::min(t, due(s.next_k));
         return t;
     }
 
@@ -235,19 +268,26 @@ public:
 
 private:
     struct Stream {
-        SteadyTime next_due{};
-        std::uint64_t next_id = 0;
+        std::uint64_t base = 0;    // event k has id base + k
+        std::uint64_t next_k = 1;  // the next scheduled event this session sends
     };
 
     std::int64_t wall_ms(SteadyTime now) const {
-        return open_wall_ms_ + std::chrono::duration_cast<milliseconds>(now - open_steady_).count();
+        return wall_epoch_ms_ + std::chrono::duration_cast<milliseconds>(now - epoch_).count();
+    }
+    // When event k of every stream is due (exchange-wide).
+    SteadyTime due(std::uint64_t k) const { return epoch_ + opt_.event_interval * static_cast<std::int64_t>(k); }
+    std::int64_t event_wall_ms(std::uint64_t k) const {
+        return wall_epoch_ms_ + opt_.event_interval.count() * static_cast<std::int64_t>(k);
     }
 
     void add_stream(const std::string& name, SteadyTime now) {
         if (streams_.count(name)) return;
         Stream s;
-        s.next_due = now + opt_.event_interval;
-        s.next_id = 100000 + std::hash<std::string>{}(name) % 100000;
+        s.base = BinanceExchange::event_id_base(name);
+        // The first event due strictly after `now`: the ones before happened before this subscription.
+        if (opt_.event_interval.count() > 0 && now >= epoch_)
+            s.next_k = static_cast<std::uint64_t>((now - epoch_) / opt_.event_interval) + 1;
         streams_.emplace(name, s);
     }
 
@@ -274,11 +314,8 @@ private:
                       method);
     }
 
-    void emit(const std::string& name, Stream& s, SteadyTime now, Output& out) {
-        if (gap_) s.next_id += 1;  // the skipped id never appears
-        gap_ = false;
-        std::uint64_t id = s.next_id++;
-        std::int64_t E = wall_ms(now);
+    // Event `id` of stream `name` at wall time E: the payload depends on nothing else (identical on every session).
+    void emit(const std::string& name, std::uint64_t id, std::int64_t E, Output& out) {
         auto at = name.find('@');
         std::string symbol = name.substr(0, at), type = at == std::string::npos ? "" : name.substr(at + 1);
         for (auto& c : symbol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -322,8 +359,8 @@ private:
 
     const BinanceOptions& opt_;
     bool combined_;
-    SteadyTime open_steady_;
-    std::int64_t open_wall_ms_;
+    SteadyTime epoch_;            // of the exchange-wide schedule
+    std::int64_t wall_epoch_ms_;  // wall-clock ms at epoch_
     std::map<std::string, Stream, std::less<>> streams_;
     std::deque<SteadyTime> incoming_;
     std::deque<std::pair<std::string, SteadyTime>> pings_;  // outstanding: payload, sent at
@@ -334,7 +371,22 @@ private:
 
 }  // namespace
 
-BinanceExchange::BinanceExchange(BinanceOptions options) : options_(options) {}
+BinanceExchange::BinanceExchange(BinanceOptions options) : options_(options), shared_(std::make_shared<Shared>()) {}
+
+std::uint64_t BinanceExchange::event_id_base(std::string_view stream) {
+    std::uint64_t h = 14695981039346656037ull;  // FNV-1a: the same ids on every platform and run
+    for (char c : stream) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+    }
+    return 100000 + h % 100000;
+}
+
+std::optional<SteadyTime> BinanceExchange::epoch() const {
+    std::lock_guard lock(shared_->mutex);
+    if (!shared_->started) return std::nullopt;
+    return shared_->epoch;
+}
 
 int BinanceExchange::check_target(std::string_view target) const {
     Target t = parse_target(target);
@@ -345,7 +397,7 @@ int BinanceExchange::check_target(std::string_view target) const {
 
 std::unique_ptr<DialectSession> BinanceExchange::open_session(std::string_view target, std::uint64_t,
                                                               SteadyTime now) {
-    return std::make_unique<BinanceSession>(options_, parse_target(target), now);
+    return std::make_unique<BinanceSession>(options_, parse_target(target), now, shared_->clock(now));
 }
 
 }  // namespace zenws::mock

@@ -127,13 +127,16 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         notify_state(from, to, cause);
     }
 
+    // The user's on_state runs first; waiters (close_and_wait) are released after it, so a caller that waited for
+    // the close may destroy what its handlers use.
     void notify_state(State from, State to, const Error& cause) {
         if (from == to) return;
+        if (handlers.on_state) guarded([&] { handlers.on_state(from, to, cause); });
         {
             std::lock_guard lock(wait_mutex);
+            settled_state = to;
         }
         wait_cv.notify_all();
-        if (handlers.on_state) guarded([&] { handlers.on_state(from, to, cause); });
     }
 
     template <class F>
@@ -317,14 +320,41 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (handlers.on_close) guarded([&] { handlers.on_close(info); });
         if (user_closed || cause.code == Errc::closed_by_user) return finish_closed();
         if (crashed) return give_up(*crash_error);
-        // One immediate attempt after losing an established connection, then the backoff ladder.
-        backoff = make_backoff(config, true);
+        // One immediate attempt after losing an established connection, then the backoff ladder (a requested
+        // reconnect after rate limiting backs off first).
+        backoff = make_backoff(config, !(forced_reconnect && forced_reconnect->code == Errc::rate_limited));
         outage_attempts = 0;
+        if (forced_reconnect) {
+            Error reason = *forced_reconnect;
+            forced_reconnect.reset();
+            return retry_or_give_up(reason, true);
+        }
         retry_or_give_up(cause);
     }
 
-    void retry_or_give_up(const Error& error) {
-        bool retryable = error.retryable();
+    // Client::reconnect(): drop the connection and go through the backoff ladder even if the close that follows
+    // would not count as retryable (e.g. Deribit closes with 1008 after "too many requests").
+    void request_reconnect(Error cause) {
+        if (user_closed) return;
+        if (!cause) cause = Error(Errc::transport_error, "reconnect requested");
+        forced_reconnect = std::make_unique<Error>(cause);
+        if (auto s = current_session()) {
+            s->abort(cause, close_code::normal, "reconnecting");
+            return;
+        }
+        if (state.load() == State::disconnected) {  // gave up earlier: start a fresh ladder
+            forced_reconnect.reset();
+            backoff = make_backoff(config, true);
+            outage_attempts = 0;
+            attempts_this_outage = 0;
+            set_state(State::reconnecting, cause);
+            retry_or_give_up(cause, true);
+        }
+        // Otherwise an attempt or a backoff wait is already under way.
+    }
+
+    void retry_or_give_up(const Error& error, bool force = false) {
+        bool retryable = force || error.retryable();
         if (!config.reconnect_on_error || !retryable || outage_attempts >= config.retry_count) {
             return give_up(error);
         }
@@ -796,7 +826,14 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             std::lock_guard lock(mutex);
             pending.swap(queue);
         }
-        for (auto& q : pending) fail_queued(q, e);
+        // On the strand, before the state change releases close_and_wait(): complete them now, not later.
+        for (auto& q : pending) {
+            if (q.is_request()) {
+                complete_reply(q.reply, e);
+            } else if (q.done) {
+                guarded([&] { q.done(e); });
+            }
+        }
     }
 
     // ---- requests -------------------------------------------------------------------------------------------
@@ -1039,6 +1076,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     std::mutex wait_mutex;  // close_and_wait
     std::condition_variable wait_cv;
+    State settled_state = State::connecting;  // the last state whose on_state handler has finished (wait_mutex)
 
     std::mutex inbox_mutex;
     std::condition_variable inbox_cv;
@@ -1081,6 +1119,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     bool user_closed = false;
     bool crashed = false;
     std::unique_ptr<Error> crash_error;
+    std::unique_ptr<Error> forced_reconnect;  // set by Client::reconnect() until the connection has closed
     std::chrono::milliseconds heartbeat_interval{0};
     std::uint64_t heartbeat_generation = 0;
     std::uint64_t heartbeat_sequence = 0;
@@ -1246,6 +1285,13 @@ Client::SubscriptionStatus Client::subscriptions() const {
     return st;
 }
 
+void Client::reconnect(Error cause) {
+    if (!impl_) return;
+    asio::post(impl_->strand, [impl = impl_, cause = std::move(cause)]() mutable {
+        impl->request_reconnect(std::move(cause));
+    });
+}
+
 void Client::close(std::uint16_t code, std::string_view reason) {
     if (impl_) impl_->close(code, std::string(reason));
 }
@@ -1255,7 +1301,7 @@ bool Client::close_and_wait(std::chrono::milliseconds timeout, std::uint16_t cod
     close(code, reason);
     std::unique_lock lock(impl_->wait_mutex);
     return impl_->wait_cv.wait_for(lock, timeout, [this] {
-        State s = impl_->state.load();
+        State s = impl_->settled_state;
         return s == State::closed || s == State::disconnected;
     });
 }

@@ -243,6 +243,9 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         auto id = entry->slot->id;
         std::chrono::milliseconds wait{0};
         bool park = false, drop = false;
+        // Bad credentials (Deribit 13004: fatal, stop) or an invalid config: no restart can fix it. Parked for good
+        // (no retry timer) or removed (failed_retry_after 0); not counted toward the intensity.
+        const bool permanent = is_permanent_failure(cause);
         int restarts = 0;
         {
             std::lock_guard lock(mutex);
@@ -256,6 +259,15 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             }
             if (entry->options.restart == RestartType::temporary) {
                 drop = true;
+            } else if (permanent) {
+                if (options.failed_retry_after.count() <= 0) {
+                    drop = true;
+                } else {
+                    park = true;
+                    entry->timer.cancel();
+                    std::lock_guard slot_lock(entry->slot->mutex);
+                    entry->slot->status = ChildStatus::failed;
+                }
             } else if (!entry->intensity.add(now)) {
                 if (options.failed_retry_after.count() <= 0) {
                     drop = true;
@@ -270,7 +282,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             } else {
                 wait = entry->delay.crashed(now);
             }
-            if (!drop) schedule(entry, wait);
+            if (!drop && !(park && permanent)) schedule(entry, wait);
         }
         observe([&](PoolObserver& o) { o.child_crashed(id, cause); });
         SupervisorEvent ev{SupervisorEvent::Kind::child_exited, std::to_string(id), ExitReason::abnormal(cause), cause,
@@ -281,7 +293,11 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             } catch (...) {
             }
         }
-        if (drop || park) {
+        if (permanent && entry->options.restart != RestartType::temporary) {
+            // retry_after 0: no automatic retry (parked for good, or removed below).
+            observe([&](PoolObserver& o) { o.child_failed(id, cause, std::chrono::milliseconds(0)); });
+            event(SupervisorEvent::Kind::permanent_failure, id, cause, {}, restarts);
+        } else if (drop || park) {
             Error e(Errc::retries_exhausted, "client " + std::to_string(id) + " exceeded its restart intensity (" +
                                                  std::to_string(options.max_restarts) + " in " +
                                                  std::to_string(options.max_time.count()) + " ms): " + cause.message);

@@ -56,8 +56,13 @@ std::string_view to_string(SupervisorEvent::Kind k) noexcept {
         case K::child_stopped: return "child_stopped";
         case K::intensity_exceeded: return "intensity_exceeded";
         case K::callback_error: return "callback_error";
+        case K::permanent_failure: return "permanent_failure";
     }
     return "unknown";
+}
+
+bool is_permanent_failure(const Error& e) noexcept {
+    return e.code == Errc::auth_failed || e.code == Errc::invalid_config;
 }
 
 std::string_view to_string(SupervisorState s) noexcept {
@@ -226,8 +231,19 @@ struct Supervisor::Impl : std::enable_shared_from_this<Supervisor::Impl> {
             rec->wanted = false;
             return;
         }
+        if (reason.is_abnormal() && is_permanent_failure(reason.error)) return permanent_failure(*rec, reason.error);
         Error cause = reason.is_abnormal() ? reason.error : Error(Errc::closed_by_user, "exited normally");
         handle_crash(*rec, cause);
+    }
+
+    // The child ended with an error a restart cannot fix (bad credentials, invalid config): it is not restarted and
+    // does not count toward the intensity; its spec stays, terminated (restart_child starts it again).
+    void permanent_failure(ChildRec& rec, const Error& cause) {
+        rec.wanted = false;
+        rec.restart_pending = false;
+        SupervisorEvent ev{SupervisorEvent::Kind::permanent_failure, rec.spec.id, ExitReason::abnormal(cause), cause,
+                           {}, rec.restarts};
+        emit(std::move(ev));
     }
 
     void handle_crash(ChildRec& rec, const Error& cause) {
@@ -299,7 +315,12 @@ struct Supervisor::Impl : std::enable_shared_from_this<Supervisor::Impl> {
             ++rec->restarts;
             Status st = start_rec(*rec);
             if (!st) {
-                // A failed restart is a crash of its own: the strategy runs again (and counts toward intensity).
+                // A failed restart is a crash of its own: the strategy runs again (and counts toward intensity),
+                // unless no restart can fix it.
+                if (is_permanent_failure(st.error())) {
+                    permanent_failure(*rec, st.error());
+                    continue;
+                }
                 handle_crash(*rec, st.error());
                 return;
             }
@@ -731,7 +752,9 @@ private:
             {
                 std::lock_guard lock(slot->mutex);
                 slot->current = Client();
-                slot->status = reason.is_abnormal() ? ChildStatus::restarting : ChildStatus::stopped;
+                slot->status = !reason.is_abnormal()                 ? ChildStatus::stopped
+                               : is_permanent_failure(reason.error) ? ChildStatus::failed  // not restarted
+                                                                    : ChildStatus::restarting;
             }
             if (cb) cb(std::move(reason));
         }

@@ -3,7 +3,8 @@
 // (re)connection (server connection dropped, server process killed and restarted on the same port), throwing
 // callbacks and handlers isolated to their client, a dead endpoint beside healthy clients over many restart windows,
 // send_balanced failover (a server that dies on requests, a silent server that never answers), no_connections,
-// discovery through a process group, and concurrent start/stop/send_balanced from several threads.
+// discovery through a process group, concurrent start/stop/send_balanced from several threads, and permanent
+// failures (auth_failed, invalid_config: parked or removed, never restarted; also under the generic Supervisor).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 
 #include "integration/support/process.hpp"
 #include "zenws/client_supervisor.hpp"
+#include "zenws/mock_exchange.hpp"
 #include "zenws/process_group.hpp"
 #include "zenws/runtime.hpp"
 
@@ -398,6 +400,198 @@ TEST(ClientSupervisor, SendBalancedBasics) {
     auto f = p.get_future();
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
     EXPECT_TRUE(f.get().ok());
+}
+
+// Records on_event for assertions.
+struct EventLog {
+    std::mutex mu;
+    std::vector<SupervisorEvent> events;
+    std::function<void(const SupervisorEvent&)> sink() {
+        return [this](const SupervisorEvent& e) {
+            std::lock_guard lk(mu);
+            events.push_back(e);
+        };
+    }
+    int count(SupervisorEvent::Kind k, Errc code = Errc::ok) {
+        std::lock_guard lk(mu);
+        int n = 0;
+        for (auto& e : events) n += e.kind == k && (code == Errc::ok || e.error.code == code) ? 1 : 0;
+        return n;
+    }
+};
+
+mock::MockExchangeOptions deribit_mock() {
+    mock::MockExchangeOptions o;
+    o.dialect = mock::DialectKind::deribit;
+    return o;
+}
+
+// Deribit answers bad credentials with 13004 (fatal, stop): the client's on_reconnect hook reports auth_failed, the
+// client gives up at once (not retryable) and ends `disconnected`. The supervisor must park it, not restart it.
+TEST(ClientSupervisor, AuthFailureIsPermanentParkedAndNeverRestarted) {
+    mock::MockExchange server(deribit_mock());
+    ASSERT_TRUE(server.start());
+    auto log = std::make_shared<PoolLog>();
+    EventLog events;
+    Runtime rt(2);
+    ClientSupervisorOptions so;
+    so.observer = log;
+    so.on_event = events.sink();
+    so.backoff.enabled = false;         // a restart would be immediate: easy to see
+    so.failed_retry_after = 200ms;      // and a parked-for-retry one would come back quickly
+    ClientSupervisor sup(rt, so);
+    std::atomic<bool> reject{false};
+    std::atomic<int> hooks{0};
+    ClientOptions o;
+    o.handlers.on_reconnect = [&](Client&, std::function<void(Status)> done) {
+        ++hooks;
+        if (reject.load()) return done(Error(Errc::auth_failed, "13004 invalid_credentials"));
+        done({});
+    };
+    auto h = sup.start_client(quick(server.url(), 5), o);
+    ASSERT_TRUE(h.ok()) << h.error().explain();
+    Client first = h->client();
+    ASSERT_TRUE(first.valid());
+    EXPECT_EQ(hooks.load(), 1);
+
+    // The credentials are revoked, then the link drops: the reconnection's authentication fails.
+    reject = true;
+    ASSERT_EQ(server.drop(), 1u);
+    ASSERT_TRUE(poll_until([&] { return h->status() == ChildStatus::failed; }, 10s)) << to_string(h->status());
+    EXPECT_EQ(first.state(), State::disconnected);
+    EXPECT_EQ(first.last_error().code, Errc::auth_failed) << first.last_error().explain();
+    EXPECT_EQ(hooks.load(), 2);  // the client's own reconnect, then it gave up (auth is not retryable)
+
+    std::this_thread::sleep_for(600ms);  // three failed_retry_after periods: still not restarted
+    EXPECT_EQ(h->status(), ChildStatus::failed);
+    EXPECT_EQ(h->state(), State::disconnected);
+    EXPECT_FALSE(h->client().valid());
+    EXPECT_EQ(h->restarts(), 0);
+    EXPECT_EQ(hooks.load(), 2);
+    EXPECT_EQ(server.status().connections_total, 2u);
+    EXPECT_EQ(sup.size(), 1u);  // parked: still listed, skipped by send_balanced
+    EXPECT_EQ(sup.send_balanced(rpc(1)).error().code, Errc::no_connections);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::child_exited, Errc::auth_failed), 1);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::permanent_failure, Errc::auth_failed), 1);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::restart_scheduled), 0);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::intensity_exceeded), 0);
+    {
+        std::lock_guard lk(log->mu);
+        EXPECT_EQ(log->failed[h->id()], 1);
+        EXPECT_EQ(log->crashed[h->id()], 1);
+        EXPECT_EQ(log->started[h->id()], 1);
+    }
+    // The user can still remove it.
+    ASSERT_TRUE(sup.stop_client(h.value()).ok());
+    EXPECT_EQ(h->status(), ChildStatus::stopped);
+    EXPECT_EQ(sup.size(), 0u);
+}
+
+TEST(ClientSupervisor, AuthFailureRemovesTheClientWhenParkingIsOff) {
+    mock::MockExchange server(deribit_mock());
+    ASSERT_TRUE(server.start());
+    EventLog events;
+    Runtime rt(2);
+    ClientSupervisorOptions so;
+    so.on_event = events.sink();
+    so.backoff.enabled = false;
+    so.failed_retry_after = 0ms;  // remove instead of parking
+    ClientSupervisor sup(rt, so);
+    std::atomic<int> hooks{0};
+    ClientOptions o;
+    o.await_connection = false;  // the first connection's failure goes to the supervisor, not to start_client
+    o.handlers.on_reconnect = [&](Client&, std::function<void(Status)> done) {
+        ++hooks;
+        done(Error(Errc::auth_failed, "13004 invalid_credentials"));
+    };
+    auto h = sup.start_client(quick(server.url(), 5), o);
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(poll_until([&] { return h->status() == ChildStatus::stopped; }, 10s)) << to_string(h->status());
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(hooks.load(), 1);  // neither the client nor the supervisor tried again
+    EXPECT_EQ(server.status().connections_total, 1u);
+    EXPECT_EQ(h->restarts(), 0);
+    EXPECT_EQ(sup.size(), 0u);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::permanent_failure, Errc::auth_failed), 1);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::restart_scheduled), 0);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::child_stopped), 1);
+
+    // With await_connection (the default) the error is returned and nothing is kept, as for any first failure.
+    ClientOptions awaiting = o;
+    awaiting.await_connection = true;
+    auto awaited = sup.start_client(quick(server.url(), 5), awaiting);
+    ASSERT_FALSE(awaited.ok());
+    EXPECT_EQ(awaited.error().code, Errc::auth_failed);
+    EXPECT_EQ(sup.size(), 0u);
+}
+
+// The generic Supervisor: a client child whose authentication is rejected is not restarted (even a permanent one),
+// nor counted toward the intensity; a child that exits with invalid_config neither. restart_child brings them back.
+TEST(ClientSupervisor, GenericSupervisorDoesNotRestartPermanentFailures) {
+    mock::MockExchange server(deribit_mock());
+    ASSERT_TRUE(server.start());
+    EventLog events;
+    Runtime rt(2);
+    SupervisorOptions so;
+    so.max_restarts = 1;  // a restart loop would exceed this and fail the supervisor
+    so.max_time = 10s;
+    so.backoff.enabled = false;
+    so.on_event = events.sink();
+    std::atomic<bool> failed{false};
+    so.on_failure = [&](const Error&) { failed = true; };
+    Supervisor sup(rt, so);
+    std::atomic<bool> reject{true};
+    std::atomic<int> hooks{0};
+    Handlers hs;
+    hs.on_reconnect = [&](Client&, std::function<void(Status)> done) {
+        ++hooks;
+        if (reject.load()) return done(Error(Errc::auth_failed, "13004 invalid_credentials"));
+        done({});
+    };
+
+    // A component that ends on its own with invalid_config, once.
+    struct BadConfig final : Child {
+        std::atomic<int>* starts;
+        explicit BadConfig(std::atomic<int>* s) : starts(s) {}
+        Status start(ExitCallback exited) override {
+            ++*starts;
+            exited(ExitReason::abnormal(Error(Errc::invalid_config, "bad symbol list")));
+            return {};
+        }
+        void stop(std::chrono::milliseconds) override {}
+    };
+    std::atomic<int> bad_starts{0};
+    ChildSpec bad;
+    bad.id = "bad";
+    bad.start = [&bad_starts] { return std::make_shared<BadConfig>(&bad_starts); };
+
+    ClientHandle handle;
+    ASSERT_TRUE(sup.start({client_child("deribit", quick(server.url(), 5), hs, &handle, RestartType::permanent, &rt),
+                           bad})
+                    .ok());
+    ASSERT_TRUE(poll_until([&] {
+        return events.count(SupervisorEvent::Kind::permanent_failure) == 2;
+    }, 10s));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(hooks.load(), 1);
+    EXPECT_EQ(bad_starts.load(), 1);
+    EXPECT_EQ(handle.status(), ChildStatus::failed);
+    EXPECT_EQ(handle.restarts(), 0);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::permanent_failure, Errc::auth_failed), 1);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::permanent_failure, Errc::invalid_config), 1);
+    EXPECT_EQ(events.count(SupervisorEvent::Kind::restart_scheduled), 0);
+    EXPECT_EQ(sup.state(), SupervisorState::running);
+    EXPECT_FALSE(failed.load());
+    for (auto& c : sup.which_children()) {
+        EXPECT_FALSE(c.running) << c.id;
+        EXPECT_FALSE(c.restart_pending) << c.id;
+    }
+    // Fixed credentials: the operator restarts it explicitly.
+    reject = false;
+    ASSERT_TRUE(sup.restart_child("deribit").ok());
+    ASSERT_TRUE(poll_until([&] { return handle.state() == State::connected; }, 10s));
+    EXPECT_EQ(hooks.load(), 2);
+    sup.stop();
 }
 
 // Runs send_balanced `n` times; every call must be answered; returns the failovers seen.

@@ -1,7 +1,8 @@
 // mock_binance_test.cpp — owns the unit tests of the mock exchange's Binance stream dialect state machine (no
 // sockets, time passed in): targets and the streams-per-connection limit, SUBSCRIBE / UNSUBSCRIBE /
 // LIST_SUBSCRIPTIONS / properties, the incoming-messages-per-second limit, server pings and the pong deadline,
-// raw vs combined events with increasing ids and gaps, lifetime with the serverShutdown notice.
+// raw vs combined events with increasing ids and gaps, the exchange-wide event schedule shared by all sessions
+// (identical id / "E" / payload), bounded catch-up, lifetime with the serverShutdown notice.
 #include <gtest/gtest.h>
 
 #include "zenws/json_scan.hpp"
@@ -196,13 +197,93 @@ TEST(MockBinance, EventIdsIncreaseAndGapSkipsOne) {
     for (int i = 1; i <= 3; ++i)
         for (auto& m : h.tick(std::chrono::milliseconds(100 * i)).messages) ids.push_back(*json::number_member(m.text, "t"));
     h.s->inject_gap();
-    for (int i = 4; i <= 5; ++i)
+    EXPECT_TRUE(h.tick(400ms).messages.empty());  // the event due at 400 ms is the one this session misses
+    for (int i = 5; i <= 6; ++i)
         for (auto& m : h.tick(std::chrono::milliseconds(100 * i)).messages) ids.push_back(*json::number_member(m.text, "t"));
     ASSERT_EQ(ids.size(), 5u);
+    EXPECT_EQ(ids[0], static_cast<double>(BinanceExchange::event_id_base("btcusdt@trade") + 1));
     EXPECT_EQ(ids[1], ids[0] + 1);
     EXPECT_EQ(ids[2], ids[1] + 1);
     EXPECT_EQ(ids[3], ids[2] + 2);
     EXPECT_EQ(ids[4], ids[3] + 1);
+}
+
+// Binance event ids are exchange-wide: two connections subscribed to the same stream receive the same event with
+// the same id, event time and payload; each only gets the events due after it subscribed; a gap on one session
+// does not affect the other.
+TEST(MockBinance, EventScheduleIsSharedAcrossSessions) {
+    BinanceOptions o = quiet();
+    o.event_interval = 100ms;
+    BinanceExchange ex(o);
+    SteadyTime t0 = std::chrono::steady_clock::now();
+    auto a = ex.open_session("/ws/btcusdt@aggTrade", 1, t0);
+    ASSERT_TRUE(ex.epoch().has_value());
+    EXPECT_EQ(*ex.epoch(), t0);
+    auto b = ex.open_session("/ws", 2, t0 + 250ms);  // subscribes later, by request
+    EXPECT_EQ(b->next_deadline(), SteadyTime::max());
+    Output sub;
+    b->on_text(R"({"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":1})", t0 + 250ms, sub);
+    EXPECT_EQ(b->next_deadline(), t0 + 300ms);  // the next event of the exchange-wide schedule
+    EXPECT_EQ(a->next_deadline(), t0 + 100ms);
+
+    auto texts = [](DialectSession& s, SteadyTime at) {
+        Output out;
+        s.on_tick(at, out);
+        std::vector<std::string> v;
+        for (auto& m : out.messages) v.push_back(m.text);
+        return v;
+    };
+    // A ticks late (at 330 ms) and catches up the events due at 100, 200 and 300 ms in one go.
+    auto ea = texts(*a, t0 + 330ms);
+    ASSERT_EQ(ea.size(), 3u);
+    auto eb = texts(*b, t0 + 300ms);
+    ASSERT_EQ(eb.size(), 1u);
+    EXPECT_EQ(eb[0], ea[2]);  // byte-identical: same id, same "E", same payload
+    auto id = [](const std::string& t) { return static_cast<std::int64_t>(*json::number_member(t, "a")); };
+    auto E = [](const std::string& t) { return static_cast<std::int64_t>(*json::number_member(t, "E")); };
+    EXPECT_EQ(id(ea[1]), id(ea[0]) + 1);
+    EXPECT_EQ(id(ea[2]), id(ea[1]) + 1);
+    EXPECT_EQ(E(ea[1]) - E(ea[0]), 100);  // event times follow the schedule, not the late tick
+    EXPECT_EQ(E(ea[2]) - E(ea[1]), 100);
+
+    // A gap on A: A misses the event due at 400 ms, B still gets it; both agree again at 500 ms.
+    a->inject_gap();
+    EXPECT_TRUE(texts(*a, t0 + 400ms).empty());
+    auto b4 = texts(*b, t0 + 400ms);
+    ASSERT_EQ(b4.size(), 1u);
+    EXPECT_EQ(id(b4[0]), id(ea[2]) + 1);
+    auto a5 = texts(*a, t0 + 500ms), b5 = texts(*b, t0 + 500ms);
+    ASSERT_EQ(a5.size(), 1u);
+    ASSERT_EQ(b5.size(), 1u);
+    EXPECT_EQ(a5[0], b5[0]);
+    EXPECT_EQ(id(a5[0]), id(ea[2]) + 2);
+
+    // Combined sessions wrap the same event.
+    auto c = ex.open_session("/stream?streams=btcusdt@aggTrade", 3, t0 + 550ms);
+    auto c6 = texts(*c, t0 + 600ms), a6 = texts(*a, t0 + 600ms);
+    ASSERT_EQ(c6.size(), 1u);
+    ASSERT_EQ(a6.size(), 1u);
+    EXPECT_EQ(c6[0], R"({"stream":"btcusdt@aggTrade","data":)" + a6[0] + "}");
+
+    // A new exchange has its own schedule, but the same ids for the same event number.
+    EXPECT_EQ(BinanceExchange::event_id_base("btcusdt@aggTrade"), BinanceExchange::event_id_base("btcusdt@aggTrade"));
+    EXPECT_NE(BinanceExchange::event_id_base("btcusdt@aggTrade"), BinanceExchange::event_id_base("ethusdt@aggTrade"));
+}
+
+// A session that fell far behind (timers paused) catches up in bounded ticks without losing an event.
+TEST(MockBinance, CatchUpIsBoundedPerTickAndLosesNothing) {
+    BinanceOptions o = quiet();
+    o.event_interval = 1ms;
+    Harness h(o, "/ws/btcusdt@trade");
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 10 && ids.size() < 1000; ++i) {
+        auto out = h.tick(1000ms);
+        EXPECT_LE(out.messages.size(), 256u);
+        for (auto& m : out.messages) ids.push_back(static_cast<std::int64_t>(*json::number_member(m.text, "t")));
+    }
+    ASSERT_EQ(ids.size(), 1000u);
+    for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_EQ(ids[i], ids[i - 1] + 1);
+    EXPECT_EQ(h.s->next_deadline(), h.t0 + 1001ms);
 }
 
 TEST(MockBinance, LifetimeNoticeThenCut) {

@@ -1,0 +1,136 @@
+// client_api_test.cpp — client behaviours at the API edges: a requested reconnect, a close the client must not
+// retry (policy violation), an on_reconnect hook that rejects the credentials, the async (completion token) connect.
+#include <gtest/gtest.h>
+
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "integration/support/process.hpp"
+#include "zenws/async.hpp"
+#include "zenws/client.hpp"
+#include "zenws/runtime.hpp"
+
+namespace zenws {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Records state transitions and waits (bounded) for a given one.
+class StateLog {
+public:
+    void add(State to) {
+        std::lock_guard lock(mutex_);
+        states_.push_back(to);
+        cv_.notify_all();
+    }
+    bool wait_count(State s, int count, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, timeout, [&] {
+            int n = 0;
+            for (auto x : states_) n += x == s;
+            return n >= count;
+        });
+    }
+    std::vector<State> snapshot() {
+        std::lock_guard lock(mutex_);
+        return states_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<State> states_;
+};
+
+Config echo_config(std::uint16_t port) {
+    Config config;
+    config.url = "ws://127.0.0.1:" + std::to_string(port) + "/";
+    config.retry_delay = 50ms;
+    config.max_backoff = 200ms;
+    return config;
+}
+
+TEST(ClientApi, ReconnectGoesThroughTheLadderAndComesBack) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    StateLog log;
+    Handlers handlers;
+    handlers.on_state = [&](State, State to, const Error&) { log.add(to); };
+    auto client = Client::connect(echo_config(server->port()), handlers);
+    ASSERT_TRUE(client) << client.error().explain();
+
+    client->reconnect(Error(Errc::rate_limited, "venue said too many requests"));
+    ASSERT_TRUE(log.wait_count(State::connected, 2, 10s));
+    auto states = log.snapshot();
+    ASSERT_GE(states.size(), 3u);
+    EXPECT_EQ(states[0], State::connected);
+    EXPECT_EQ(states[1], State::reconnecting);
+    EXPECT_EQ(states[2], State::connected);
+    EXPECT_EQ(client->counters().reconnects, 1u);
+    // The echo server sends the text back; shaped as a reply, it completes the request on the new connection.
+    auto echoed = client->request_blocking(R"({"jsonrpc":"2.0","id":7,"result":"pong"})", 5s);
+    EXPECT_TRUE(echoed) << echoed.error().explain();
+    client->close_and_wait(2s);
+}
+
+TEST(ClientApi, PolicyViolationCloseIsNotRetried) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    StateLog log;
+    Handlers handlers;
+    handlers.on_state = [&](State, State to, const Error&) { log.add(to); };
+    auto client = Client::connect(echo_config(server->port()), handlers);
+    ASSERT_TRUE(client) << client.error().explain();
+    ASSERT_TRUE(client->send_text("!close 1008 policy"));
+    ASSERT_TRUE(log.wait_count(State::disconnected, 1, 10s));
+    Error last = client->last_error();
+    EXPECT_EQ(last.code, Errc::closed_by_peer) << last.explain();
+    EXPECT_EQ(last.close_code, 1008);
+    EXPECT_FALSE(last.retryable());
+    EXPECT_EQ(client->counters().reconnects, 0u);
+}
+
+TEST(ClientApi, RejectedCredentialsInTheReconnectHookEndTheClient) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    std::atomic<int> hook_calls{0};
+    Handlers handlers;
+    handlers.on_reconnect = [&](Client&, std::function<void(Status)> done) {
+        ++hook_calls;
+        done(Error(Errc::auth_failed, "13004 invalid_credentials"));
+    };
+    Config config = echo_config(server->port());
+    config.retry_count = 5;
+    auto client = Client::connect(config, handlers);
+    ASSERT_FALSE(client);
+    EXPECT_EQ(client.error().code, Errc::auth_failed) << client.error().explain();
+    EXPECT_EQ(hook_calls.load(), 1) << "authentication failures must not be retried";
+}
+
+TEST(ClientApi, AsyncConnectWithAFuture) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    Runtime runtime(1);
+    std::future<Result<Client>> pending =
+        async_connect(runtime, echo_config(server->port()), Handlers{}, boost::asio::use_future);
+    ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+    Result<Client> client = pending.get();
+    ASSERT_TRUE(client) << client.error().explain();
+    EXPECT_EQ(client->state(), State::connected);
+    ASSERT_TRUE(client->send_text("hello"));
+    auto message = client->receive(5s);  // no on_message handler: the pull inbox
+    ASSERT_TRUE(message.has_value());
+    EXPECT_EQ(message->data, "hello");
+    client->close_and_wait(2s);
+}
+
+}  // namespace
+}  // namespace zenws
