@@ -330,7 +330,7 @@ struct StreamAdapter::Impl : std::enable_shared_from_this<Impl> {
         if (it != last.end()) {
             const Last& l = it->second;
             bool fresh = k > l.key || (!strict && k == l.key && l.conn == ev.connection);
-            if (!fresh && retired.count(l.conn)) {
+            if (!fresh && retired.count(l.conn) && l.key - k > 10000) {  // a real reset, not the overlap
                 // The connection that set the mark is gone and the live one is behind it: the venue's sequence
                 // restarted (ids are not exchange-wide). Follow the live connection rather than drop it forever.
                 fresh = true;

@@ -186,7 +186,7 @@ std::unique_ptr<ChildProcess> python_server(const std::string& script) {
 TEST_F(Cli, ConnectSendsStdinLinesAndPrintsEchoesNode) {
     auto server = node_echo();
     ASSERT_TRUE(server);
-    auto r = run_tool({"connect", url_of(*server)}, "hello\nworld with spaces\n");
+    auto r = run_tool({"connect", url_of(*server)}, "hello\nworld with spaces\n", 20s, 800ms);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "hello\nworld with spaces\n") << r.err;
 }
@@ -194,7 +194,7 @@ TEST_F(Cli, ConnectSendsStdinLinesAndPrintsEchoesNode) {
 TEST_F(Cli, ConnectSendsStdinLinesAndPrintsEchoesPython) {
     auto server = python_server("echo_python.py");
     ASSERT_TRUE(server);
-    auto r = run_tool({"connect", url_of(*server)}, "one\n{\"json\":true}\n");
+    auto r = run_tool({"connect", url_of(*server)}, "one\n{\"json\":true}\n", 20s, 800ms);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "one\n{\"json\":true}\n") << r.err;
 }
@@ -265,7 +265,7 @@ TEST_F(Cli, BadHeartbeatIsAUsageError) {
 TEST_F(Cli, JsonlEventStreamInOrder) {
     auto server = node_echo();
     ASSERT_TRUE(server);
-    auto r = run_tool({"connect", "--jsonl", url_of(*server)}, "ping me\n");
+    auto r = run_tool({"connect", "--jsonl", url_of(*server)}, "ping me\n", 20s, 800ms);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     auto lines = lines_of(r.out);
     auto index_of = [&](const std::string& needle) -> int {
@@ -294,7 +294,7 @@ TEST_F(Cli, RecordThenReplayShowsTheSameFrames) {
     ASSERT_TRUE(server);
     std::string rec = temp_path("rec.jsonl");
     std::remove(rec.c_str());
-    auto r = run_tool({"connect", "--record", rec, url_of(*server)}, "first\nsecond\n");
+    auto r = run_tool({"connect", "--record", rec, url_of(*server)}, "first\nsecond\n", 20s, 800ms);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto replay = run_tool({"replay", rec});
     ASSERT_EQ(replay.exit_code, 0) << replay.err;
@@ -321,19 +321,22 @@ TEST_F(Cli, PoolOverTwoEchoServersAnswersRequestLines) {
     auto a = node_echo();
     auto b = python_server("echo_python.py");
     ASSERT_TRUE(a && b);
+    // An echo server sends a line back as it is: a line shaped like a reply ("id" + "result") completes the request
+    // it is; a line without an id is a plain message ("ok").
     std::string input =
-        "{\"jsonrpc\":\"2.0\",\"id\":101,\"method\":\"public/test\"}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":101,\"result\":\"a\"}\n"
         "just text\n"
-        "{\"jsonrpc\":\"2.0\",\"id\":102,\"method\":\"public/test\"}\n"
-        "{\"jsonrpc\":\"2.0\",\"id\":103,\"method\":\"public/test\"}\n";
-    auto r = run_tool({"pool", "--size", "2", url_of(*a), url_of(*b)}, input, 30s);
+        "{\"jsonrpc\":\"2.0\",\"id\":102,\"result\":\"b\"}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":103,\"result\":\"c\"}\n";
+    auto r = run_tool({"pool", "--size", "2", "--request-timeout", "3000", url_of(*a), url_of(*b)}, input, 30s);
+    EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    // Echo servers answer a request with the request itself (same id); output lines come in input order.
+    // Output lines come in input order.
     EXPECT_EQ(r.out,
-              "{\"jsonrpc\":\"2.0\",\"id\":101,\"method\":\"public/test\"}\n"
+              "{\"jsonrpc\":\"2.0\",\"id\":101,\"result\":\"a\"}\n"
               "ok\n"
-              "{\"jsonrpc\":\"2.0\",\"id\":102,\"method\":\"public/test\"}\n"
-              "{\"jsonrpc\":\"2.0\",\"id\":103,\"method\":\"public/test\"}\n")
+              "{\"jsonrpc\":\"2.0\",\"id\":102,\"result\":\"b\"}\n"
+              "{\"jsonrpc\":\"2.0\",\"id\":103,\"result\":\"c\"}\n")
         << r.err;
 }
 
