@@ -56,6 +56,9 @@ std::size_t encode_client_frame_header(std::uint8_t* out, Opcode op, bool fin, s
 // XORs `data` with the 4-byte mask key (in network byte order, as written by encode_client_frame_header),
 // starting at byte `offset` of the payload. Works 8 bytes at a time. Masking twice restores the input.
 void apply_mask(std::uint8_t* data, std::size_t size, std::uint32_t mask_key, std::size_t offset = 0) noexcept;
+// Copies `size` bytes from `src` to `dst` (which must not overlap) masking them on the way: one pass instead of
+// memcpy followed by apply_mask.
+void copy_masked(std::uint8_t* dst, const std::uint8_t* src, std::size_t size, std::uint32_t mask_key) noexcept;
 
 // Fast mask-key generator (xorshift128+), seeded once from the OS CSPRNG. Not thread-safe: one per connection.
 class MaskKeyGenerator {

@@ -70,7 +70,11 @@ std::size_t encode_client_frame_header(std::uint8_t* out, Opcode op, bool fin, s
     return size;
 }
 
-void apply_mask(std::uint8_t* data, std::size_t size, std::uint32_t mask_key, std::size_t offset) noexcept {
+namespace {
+
+// dst[i] = src[i] ^ mask byte (offset + i) for i < size; dst may be src (in place). 32 bytes per round.
+void mask_into(std::uint8_t* dst, const std::uint8_t* src, std::size_t size, std::uint32_t mask_key,
+               std::size_t offset) noexcept {
     const std::uint8_t key_bytes[4] = {
         static_cast<std::uint8_t>(mask_key >> 24), static_cast<std::uint8_t>(mask_key >> 16),
         static_cast<std::uint8_t>(mask_key >> 8), static_cast<std::uint8_t>(mask_key)};
@@ -86,22 +90,32 @@ void apply_mask(std::uint8_t* data, std::size_t size, std::uint32_t mask_key, st
     std::size_t index = 0;
     for (; size - index >= 32; index += 32) {
         std::uint64_t words[4];
-        std::memcpy(words, data + index, sizeof words);
+        std::memcpy(words, src + index, sizeof words);
         words[0] ^= pattern;
         words[1] ^= pattern;
         words[2] ^= pattern;
         words[3] ^= pattern;
-        std::memcpy(data + index, words, sizeof words);
+        std::memcpy(dst + index, words, sizeof words);
     }
     for (; size - index >= 8; index += 8) {
         std::uint64_t word;
-        std::memcpy(&word, data + index, sizeof word);
+        std::memcpy(&word, src + index, sizeof word);
         word ^= pattern;
-        std::memcpy(data + index, &word, sizeof word);
+        std::memcpy(dst + index, &word, sizeof word);
     }
     for (std::size_t tail = 0; index < size; ++index, ++tail) {
-        data[index] ^= pattern_bytes[tail];
+        dst[index] = static_cast<std::uint8_t>(src[index] ^ pattern_bytes[tail]);
     }
+}
+
+}  // namespace
+
+void apply_mask(std::uint8_t* data, std::size_t size, std::uint32_t mask_key, std::size_t offset) noexcept {
+    mask_into(data, data, size, mask_key, offset);
+}
+
+void copy_masked(std::uint8_t* dst, const std::uint8_t* src, std::size_t size, std::uint32_t mask_key) noexcept {
+    mask_into(dst, src, size, mask_key, 0);
 }
 
 // ---- mask keys -----------------------------------------------------------------------------------------------

@@ -91,6 +91,15 @@ public:
         data_.reset();
         size_ = capacity_ = 0;
     }
+    void clear() noexcept { size_ = 0; }
+    // Appends `n` uninitialised bytes and returns where they start (no zero-fill, unlike std::string::resize).
+    std::uint8_t* extend(std::size_t n) {
+        reserve(size_ + n);
+        std::uint8_t* p = data_.get() + size_;
+        size_ += n;
+        return p;
+    }
+    void truncate(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
 
 private:
     std::unique_ptr<std::uint8_t[]> data_;
@@ -104,7 +113,7 @@ struct WriteBatch {
         std::size_t begin, end;
     };
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-    std::string bytes;
+    ByteBuffer bytes;
     std::vector<Segment> segments;
     std::vector<std::string> owned;
     std::vector<SendCallback> callbacks;
@@ -115,7 +124,7 @@ struct WriteBatch {
         segments.clear();
         owned.clear();
         callbacks.clear();
-        if (bytes.capacity() > (1u << 20)) std::string().swap(bytes);
+        if (bytes.capacity() > (1u << 20)) bytes.release();
     }
     void mark_bytes(std::size_t begin) {
         std::size_t end = bytes.size();
@@ -182,7 +191,7 @@ public:
         std::size_t header_size = encode_client_frame_header(header, op, true, payload.size(), key);
         apply_mask(reinterpret_cast<std::uint8_t*>(payload.data()), payload.size(), key);
         std::size_t begin = staging_.bytes.size();
-        staging_.bytes.append(reinterpret_cast<const char*>(header), header_size);
+        staging_.bytes.append(header, header_size);
         staging_.mark_bytes(begin);
         counters_.bytes_out.fetch_add(header_size + payload.size(), std::memory_order_relaxed);
         staging_.owned.push_back(std::move(payload));
@@ -681,17 +690,13 @@ private:
 
     // Caller holds write_mutex_.
     void append_frame(Opcode op, std::string_view payload) {
-        std::string& bytes = staging_.bytes;
+        ByteBuffer& bytes = staging_.bytes;
         std::size_t begin = bytes.size();
         std::uint32_t key = mask_keys_.next();
-        bytes.resize(begin + max_client_frame_header_size + payload.size());
-        auto* out = reinterpret_cast<std::uint8_t*>(bytes.data() + begin);
+        std::uint8_t* out = bytes.extend(max_client_frame_header_size + payload.size());
         std::size_t header_size = encode_client_frame_header(out, op, true, payload.size(), key);
-        if (!payload.empty()) {
-            std::memcpy(out + header_size, payload.data(), payload.size());
-            apply_mask(out + header_size, payload.size(), key);
-        }
-        bytes.resize(begin + header_size + payload.size());
+        copy_masked(out + header_size, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(), key);
+        bytes.truncate(begin + header_size + payload.size());
         staging_.mark_bytes(begin);
         counters_.bytes_out.fetch_add(header_size + payload.size(), std::memory_order_relaxed);
         count_frame_out(op);

@@ -317,27 +317,35 @@ TEST_F(Cli, RecordThenReplayShowsTheSameFrames) {
     std::remove(rec.c_str());
 }
 
-TEST_F(Cli, PoolOverTwoEchoServersAnswersRequestLines) {
-    auto a = node_echo();
-    auto b = python_server("echo_python.py");
+// Two JSON-RPC servers (test/echo answers with its params): an echo server cannot answer a request, since the echo
+// of {"id":..,"method":..} is not a reply. Lines without an id are plain messages ("ok").
+TEST_F(Cli, PoolOverTwoServersAnswersRequestLines) {
+    auto a = python_server("jsonrpc_server.py");
+    auto b = python_server("jsonrpc_server.py");
     ASSERT_TRUE(a && b);
-    // An echo server sends a line back as it is: a line shaped like a reply ("id" + "result") completes the request
-    // it is; a line without an id is a plain message ("ok").
     std::string input =
-        "{\"jsonrpc\":\"2.0\",\"id\":101,\"result\":\"a\"}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":101,\"method\":\"test/echo\",\"params\":{\"n\":1}}\n"
         "just text\n"
-        "{\"jsonrpc\":\"2.0\",\"id\":102,\"result\":\"b\"}\n"
-        "{\"jsonrpc\":\"2.0\",\"id\":103,\"result\":\"c\"}\n";
+        "{\"jsonrpc\":\"2.0\",\"id\":102,\"method\":\"test/echo\",\"params\":{\"n\":2}}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":103,\"method\":\"test/echo\",\"params\":{\"n\":3}}\n";
     auto r = run_tool({"pool", "--size", "2", "--request-timeout", "3000", url_of(*a), url_of(*b)}, input, 30s);
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    // Output lines come in input order.
-    EXPECT_EQ(r.out,
-              "{\"jsonrpc\":\"2.0\",\"id\":101,\"result\":\"a\"}\n"
-              "ok\n"
-              "{\"jsonrpc\":\"2.0\",\"id\":102,\"result\":\"b\"}\n"
-              "{\"jsonrpc\":\"2.0\",\"id\":103,\"result\":\"c\"}\n")
-        << r.err;
+    auto lines = lines_of(r.out);  // in input order
+    ASSERT_EQ(lines.size(), 4u) << r.out << r.err;
+    EXPECT_TRUE(contains(lines[0], "\"id\":101") && contains(lines[0], "\"result\"")) << lines[0];
+    EXPECT_EQ(lines[1], "ok");
+    EXPECT_TRUE(contains(lines[2], "\"id\":102")) << lines[2];
+    EXPECT_TRUE(contains(lines[3], "\"id\":103")) << lines[3];
+}
+
+TEST_F(Cli, PoolOverTwoEchoServersSendsPlainLines) {
+    auto a = node_echo();
+    auto b = python_server("echo_python.py");
+    ASSERT_TRUE(a && b);
+    auto r = run_tool({"pool", url_of(*a), url_of(*b)}, "x\ny\nz\n", 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\nok\nok\n") << r.err;
 }
 
 TEST_F(Cli, PoolWithNothingToConnectToExitsOne) {
