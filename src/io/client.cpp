@@ -78,9 +78,6 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
           config(std::move(cfg)),
           handlers(std::move(h)),
           retry_timer(strand),
-          heartbeat_timer(strand),
-          idle_timer(strand),
-          request_timer(strand),
 
 
           backoff(make_backoff(config, false)),
@@ -112,8 +109,6 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                 return e;
             }
         }
-        subs = std::make_unique<SubscriptionManager>(config.subscription_dialect ? config.subscription_dialect
-                                                                                 : deribit_dialect());
         if (config.heartbeat.type != HeartbeatType::disabled) {
             heartbeat_interval =
                 config.heartbeat.interval.count() > 0 ? config.heartbeat.interval : config.heartbeat_interval;
@@ -264,9 +259,14 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         std::vector<SubscriptionMessage> messages;
         {
             std::lock_guard lock(subs_mutex);
+            if (!subs) {  // nothing was ever subscribed
+                ever_restored = true;
+                return;
+            }
             if (!config.restore_subscriptions && ever_restored) {
-                // Not restoring: forget what the previous connection had, keep nothing pending.
-                subs->on_disconnect();
+                // Not restoring: the channels of the previous connection are gone; forget them (the user
+                // re-subscribes), so nothing is sent and nothing stays pending.
+                subs->unsubscribe(subs->desired());
             }
             messages = subs->restore_messages();
             if (!messages.empty() && ever_restored) ++subscription_restores;
@@ -304,7 +304,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         }
         {
             std::lock_guard lock(subs_mutex);
-            subs->on_disconnect();
+            if (subs) subs->on_disconnect();
         }
         if (recorder) {
             recorder->record_close(info.by_peer ? RecordDirection::in : RecordDirection::out, info.code, info.reason,
@@ -448,21 +448,23 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     // Returns true when the reply was consumed (a pending request, a heartbeat reply or an unmatched reply).
     bool route_response(const JsonEnvelope& env, std::string_view payload) {
-        env.id.key_into(key_buffer);
-        if (starts_with(key_buffer, "\"zenws-hb-")) return true;  // our own heartbeat requests
+        if (env.id.kind == IdKind::string && starts_with(env.id.content, heartbeat_id_prefix)) {
+            return true;  // the reply to one of our own heartbeat requests
+        }
         std::optional<SubscriptionOutcome> outcome;
         {
             std::lock_guard lock(subs_mutex);
-            outcome = subs->on_reply(env);
+            if (subs) outcome = subs->on_reply(env);
             if (outcome) {
                 for (auto& f : outcome->failed) failed_channels.push_back(f);
             }
         }
         std::optional<RequestTracker<Client::ReplyCallback>::Entry> entry;
-        {
-            std::lock_guard lock(requests_mutex);
-            entry = requests.resolve(key_buffer);
-            if (entry) pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+        if (RequestState* r = requests_state_if_any()) {
+            env.id.key_into(r->key_buffer);
+            std::lock_guard lock(r->mutex);
+            entry = r->tracker.resolve(r->key_buffer);
+            if (entry) pending_requests_gauge.store(r->tracker.pending_count(), std::memory_order_relaxed);
         }
         if (!entry) {
             if (!outcome && !handlers.on_unmatched_response) return false;  // delivered as an ordinary message
@@ -594,15 +596,16 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void stop_heartbeat() {
         ++heartbeat_generation;
-        heartbeat_timer.cancel();
-        idle_timer.cancel();
+        if (heartbeat_timer) heartbeat_timer->cancel();
+        if (idle_timer) idle_timer->cancel();
         std::lock_guard lock(stats_mutex);
         health.active = false;
     }
 
     void schedule_heartbeat(std::uint64_t generation) {
-        heartbeat_timer.expires_after(heartbeat_interval);
-        heartbeat_timer.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
+        if (!heartbeat_timer) heartbeat_timer = std::make_unique<asio::steady_timer>(strand);
+        heartbeat_timer->expires_after(heartbeat_interval);
+        heartbeat_timer->async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
             if (ec || generation != self->heartbeat_generation) return;
             self->heartbeat_tick(generation);
         });
@@ -665,8 +668,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     void schedule_idle_check(std::uint64_t generation) {
         auto now = Clock::now();
         auto due = last_frame_at + config.idle_timeout;
-        idle_timer.expires_after(due > now ? due - now : Clock::duration::zero());
-        idle_timer.async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
+        if (!idle_timer) idle_timer = std::make_unique<asio::steady_timer>(strand);
+        idle_timer->expires_after(due > now ? due - now : Clock::duration::zero());
+        idle_timer->async_wait([self = shared_from_this(), generation](const boost::system::error_code& ec) {
             if (ec || generation != self->heartbeat_generation) return;
             if (Clock::now() - self->last_frame_at >= self->config.idle_timeout) {
                 Error e(Errc::heartbeat_timeout, "no frame received for " +
@@ -838,7 +842,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     // ---- requests -------------------------------------------------------------------------------------------
     // A request is tracked and written on the caller's thread, like a send, so it keeps its place among that
-    // thread's messages. The tracker is shared with the strand (replies, deadlines) under requests_mutex.
+    // thread's messages. The tracker is shared with the strand (replies, deadlines) under RequestState::mutex.
     void request(std::string text, Client::ReplyCallback done, std::chrono::milliseconds timeout) {
         JsonEnvelope env = scan_json(text);
         if (!env.valid || !env.id) {
@@ -881,16 +885,17 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         auto now = Clock::now();
         auto deadline = now + (timeout.count() > 0 ? timeout : config.request_timeout);
         bool arm = false;
+        RequestState& r = requests_state();
         {
-            std::lock_guard lock(requests_mutex);
-            if (auto st = requests.track(key, now, deadline, std::move(done)); !st) {
+            std::lock_guard lock(r.mutex);
+            if (auto st = r.tracker.track(key, now, deadline, std::move(done)); !st) {
                 // Duplicate id: nothing tracked, nothing sent, `done` is still ours.
                 complete_reply_later(std::move(done), std::move(st).error());
                 return;
             }
-            pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
-            if (!armed_deadline || deadline < *armed_deadline) {
-                armed_deadline = deadline;
+            pending_requests_gauge.store(r.tracker.pending_count(), std::memory_order_relaxed);
+            if (!r.armed || deadline < *r.armed) {
+                r.armed = deadline;
                 arm = true;
             }
         }
@@ -900,9 +905,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (!st) {
             std::optional<RequestTracker<Client::ReplyCallback>::Entry> entry;
             {
-                std::lock_guard lock(requests_mutex);
-                entry = requests.resolve(key);
-                pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+                std::lock_guard lock(r.mutex);
+                entry = r.tracker.resolve(key);
+                pending_requests_gauge.store(r.tracker.pending_count(), std::memory_order_relaxed);
             }
             if (entry) complete_reply_later(std::move(entry->token), st.error());
             return;
@@ -914,25 +919,28 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     // Strand. Points the timer at the earliest deadline (only ever moved earlier by writers; after it fires it
     // moves to the next one), so a reply does not re-arm the timer.
     void arm_request_timer() {
+        RequestState* r = requests_state_if_any();
+        if (!r) return;
         std::optional<Clock::time_point> due;
         {
-            std::lock_guard lock(requests_mutex);
-            due = armed_deadline;
+            std::lock_guard lock(r->mutex);
+            due = r->armed;
         }
         if (!due) return;
-        request_timer.expires_at(*due);
-        request_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        r->timer.expires_at(*due);
+        r->timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
             if (!ec) self->on_request_deadline();
         });
     }
 
     void on_request_deadline() {
+        RequestState& r = requests_state();
         std::vector<RequestTracker<Client::ReplyCallback>::Entry> expired;
         {
-            std::lock_guard lock(requests_mutex);
-            expired = requests.expire(Clock::now());
-            armed_deadline = requests.next_deadline();
-            pending_requests_gauge.store(requests.pending_count(), std::memory_order_relaxed);
+            std::lock_guard lock(r.mutex);
+            expired = r.tracker.expire(Clock::now());
+            r.armed = r.tracker.next_deadline();
+            pending_requests_gauge.store(r.tracker.pending_count(), std::memory_order_relaxed);
         }
         for (auto& entry : expired) {
             Error e(Errc::request_timeout, "no reply to request " + entry.key + " within the deadline");
@@ -944,14 +952,16 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     // Strand: completes every pending request (connection lost or client closed).
     void fail_pending_requests(const Error& e) {
+        RequestState* r = requests_state_if_any();
+        if (!r) return;
         std::vector<RequestTracker<Client::ReplyCallback>::Entry> all;
         {
-            std::lock_guard lock(requests_mutex);
-            all = requests.fail_all();
-            armed_deadline.reset();
+            std::lock_guard lock(r->mutex);
+            all = r->tracker.fail_all();
+            r->armed.reset();
             pending_requests_gauge.store(0, std::memory_order_relaxed);
         }
-        request_timer.cancel();
+        r->timer.cancel();
         for (auto& entry : all) complete_reply(entry.token, e);
     }
 
@@ -968,9 +978,20 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     // ---- subscriptions --------------------------------------------------------------------------------------
+    // Caller holds subs_mutex. The tracker is created by the first subscribe (idle clients never pay for it); if
+    // a connection is up it goes online at once, as restore_subscriptions() does on every connect.
+    SubscriptionManager& subscriptions_tracker() {
+        if (!subs) {
+            subs = std::make_unique<SubscriptionManager>(config.subscription_dialect ? config.subscription_dialect
+                                                                                     : deribit_dialect());
+            if (state.load() == State::connected || opening.load()) (void)subs->restore_messages();
+        }
+        return *subs;
+    }
+
     Status subscribe(std::vector<std::string> channels) {
         std::lock_guard lock(subs_mutex);
-        auto messages = subs->subscribe(channels);
+        auto messages = subscriptions_tracker().subscribe(channels);
         if (!messages) return messages.error();
         send_subscription_messages(std::move(messages).value());
         return {};
@@ -978,7 +999,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     Status unsubscribe(std::vector<std::string> channels) {
         std::lock_guard lock(subs_mutex);
-        send_subscription_messages(subs->unsubscribe(channels));
+        send_subscription_messages(subscriptions_tracker().unsubscribe(channels));
         return {};
     }
 
@@ -1094,18 +1115,34 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     std::atomic<std::size_t> pending_requests_gauge{0};  // mirror of requests.pending_count() for metrics()
     std::atomic<std::size_t> delayed_count{0};
 
-    RequestTracker<Client::ReplyCallback> requests;   // guarded by requests_mutex
+    // Request correlation state, created by the first request (idle and pure-streaming clients never pay for it).
+    struct RequestState {
+        explicit RequestState(detail::Strand& strand) : timer(strand) {}
+        std::mutex mutex;                            // tracker, armed
+        RequestTracker<Client::ReplyCallback> tracker;
+        std::optional<Clock::time_point> armed;      // the timer's target; only moves earlier until it fires
+        asio::steady_timer timer;                    // strand
+        std::string key_buffer;                      // strand: key of the reply being routed
+    };
+    std::unique_ptr<RequestState> request_state;     // created under `mutex`, never destroyed before the client
+    std::atomic<RequestState*> request_state_ptr{nullptr};
+    RequestState& requests_state() {
+        if (RequestState* r = request_state_ptr.load(std::memory_order_acquire)) return *r;
+        std::lock_guard lock(mutex);
+        if (!request_state) {
+            request_state = std::make_unique<RequestState>(strand);
+            request_state_ptr.store(request_state.get(), std::memory_order_release);
+        }
+        return *request_state;
+    }
+    RequestState* requests_state_if_any() const noexcept { return request_state_ptr.load(std::memory_order_acquire); }
     // strand-only state
-    std::mutex requests_mutex;  // requests, armed_deadline
-    std::optional<Clock::time_point> armed_deadline;  // the request timer's target; only moves earlier until it fires
-    std::string key_buffer;
     std::atomic<bool> requests_issued{false};
     Fifo<DelayedAction> delayed;
     std::uint64_t hook_generation = 0;
     asio::steady_timer retry_timer;  // backoff between attempts; while a connection opens: the on_reconnect deadline
-    asio::steady_timer heartbeat_timer;
-    asio::steady_timer idle_timer;
-    asio::steady_timer request_timer;
+    std::unique_ptr<asio::steady_timer> heartbeat_timer;  // created when a heartbeat is configured
+    std::unique_ptr<asio::steady_timer> idle_timer;       // created when idle_timeout is set
     std::unique_ptr<asio::steady_timer> delayed_timer;  // created on the first delayed (rate-limited) send
     ReconnectBackoff backoff;
     std::size_t url_index = 0;
@@ -1277,9 +1314,11 @@ Client::SubscriptionStatus Client::subscriptions() const {
     SubscriptionStatus st;
     if (!impl_) return st;
     std::lock_guard lock(impl_->subs_mutex);
-    st.desired = impl_->subs->desired();
-    st.confirmed = impl_->subs->confirmed();
-    st.pending = impl_->subs->pending();
+    if (impl_->subs) {
+        st.desired = impl_->subs->desired();
+        st.confirmed = impl_->subs->confirmed();
+        st.pending = impl_->subs->pending();
+    }
     st.failed = impl_->failed_channels;
     st.restores = impl_->subscription_restores;
     return st;

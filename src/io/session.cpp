@@ -167,7 +167,6 @@ public:
           counters_(*params_.counters),
           events_(std::move(events)),
           stream_(make_stream()),
-          resolver_(strand_),
           timer_(strand_),
           decoder_(DecoderLimits{config_.max_message_size}) {}
 
@@ -254,9 +253,10 @@ public:
             // Echo the peer's code (or an empty close when it sent none), then wait for it to close TCP.
             close_initiated_by_peer_ = true;
             send_close_frame(code == close_code::no_status ? 0 : code, {});
-            cause_ = Error(Errc::closed_by_peer, "server closed the connection");
-            cause_.close_code = code;
-            cause_.close_reason.assign(reason);
+            Error peer_closed(Errc::closed_by_peer, "server closed the connection");
+            peer_closed.close_code = code;
+            peer_closed.close_reason.assign(reason);
+            set_cause(std::move(peer_closed));
             enter_closing();
         }
         // Otherwise this is the reply to our close; the read loop now waits for EOF.
@@ -289,7 +289,8 @@ private:
             if (ec) return;  // cancelled: the attempt finished in time
             self->on_connect_deadline();
         });
-        resolver_.async_resolve(params_.url.host, std::to_string(params_.url.port),
+        resolver_ = std::make_unique<tcp::resolver>(strand_);
+        resolver_->async_resolve(params_.url.host, std::to_string(params_.url.port),
                                 [self = this->shared_from_this()](const error_code& ec,
                                                                   tcp::resolver::results_type results) {
                                     self->on_resolved(ec, std::move(results));
@@ -427,7 +428,7 @@ private:
         connect_done_ = true;
         phase_ = Phase::closed;
         timer_.cancel();
-        resolver_.cancel();
+        if (resolver_) resolver_->cancel();
         error_code ignored;
         socket().close(ignored);
         input_.release();
@@ -438,6 +439,8 @@ private:
         connect_done_ = true;
         phase_ = Phase::open;
         timer_.cancel();
+        resolver_.reset();
+        std::string().swap(websocket_key_);
         if constexpr (!Tls) {
             error_code ignored;
             socket().non_blocking(true, ignored);
@@ -550,7 +553,7 @@ private:
             return finish();
         }
         Error e = error_from_asio(ec, "connection to " + params_.url.host + " lost");
-        cause_ = e;
+        set_cause(std::move(e));
         finish();
     }
 
@@ -572,7 +575,7 @@ private:
             return fail_connect(std::move(cause));  // still connecting
         }
         if (close_sent_) return;
-        cause_ = std::move(cause);
+        set_cause(std::move(cause));
         local_close_code_ = code;
         local_close_reason_ = reason;
         send_close_frame(code, reason);
@@ -611,9 +614,9 @@ private:
 
     void on_close_deadline() {
         if (phase_ != Phase::closing) return;
-        if (!peer_close_received_ && cause_.code == Errc::closed_by_user) {
-            cause_ = Error(Errc::close_timeout, "server did not answer the close frame within " +
-                                                    std::to_string(config_.close_timeout.count()) + " ms");
+        if (!peer_close_received_ && cause_ && cause_->code == Errc::closed_by_user) {
+            set_cause(Error(Errc::close_timeout, "server did not answer the close frame within " +
+                                                    std::to_string(config_.close_timeout.count()) + " ms"));
         }
         finish();
     }
@@ -643,7 +646,7 @@ private:
         }
         local_close_code_ = code;
         local_close_reason_ = reason;
-        cause_ = std::move(cause);
+        set_cause(std::move(cause));
         finish();
     }
 
@@ -677,9 +680,10 @@ private:
         } else {
             info.code = close_code::abnormal;
             info.by_peer = false;
-            if (!cause_) cause_ = Error(Errc::eof_without_close, "connection dropped without a close frame");
+            if (!cause_) set_cause(Error(Errc::eof_without_close, "connection dropped without a close frame"));
         }
-        if (auto events = std::move(events_)) events->session_closed(*this, info, cause_);
+        if (!cause_) set_cause(Error());
+        if (auto events = std::move(events_)) events->session_closed(*this, info, *cause_);
     }
 
     // ---- write path -------------------------------------------------------------------------------------------
@@ -754,7 +758,7 @@ private:
         completed_.clear();
         if (ec) {
             if (phase_ != Phase::closed) {
-                cause_ = result;
+                set_cause(result);
                 finish();
             }
             return;
@@ -777,7 +781,7 @@ private:
     SessionCounters& counters_;
     std::shared_ptr<SessionEvents> events_;
     Stream stream_;
-    tcp::resolver resolver_;
+    std::unique_ptr<tcp::resolver> resolver_;  // only while connecting
     asio::steady_timer timer_;  // connect deadline, then close deadline
     FrameDecoder decoder_;
     ByteBuffer input_;          // handshake response, then bytes of an incomplete frame
@@ -797,7 +801,8 @@ private:
     std::string peer_close_reason_;
     std::uint16_t local_close_code_ = 0;
     std::string local_close_reason_;
-    Error cause_;
+    std::unique_ptr<Error> cause_;  // why the session ends; allocated then (an Error is ~270 bytes)
+    void set_cause(Error e) { cause_ = std::make_unique<Error>(std::move(e)); }
 
     mutable std::mutex write_mutex_;  // guards staging_, write_open_, flush_pending_, write_in_flight_, mask_keys_
     bool write_open_ = false;
