@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "tools/cli_common.hpp"
 #include "tools/commands.hpp"
 #include "zenws/client.hpp"
 #include "zenws/json_rpc.hpp"
@@ -73,30 +73,6 @@ private:
     const ConnectOptions& options_;
     std::mutex mutex_;
 };
-
-Status apply_heartbeat(const std::string& spec, Config& config) {
-    if (spec.empty()) return {};
-    std::string type = spec.substr(0, spec.find(':'));
-    if (type == "ping_pong") {
-        config.heartbeat.type = HeartbeatType::ping_pong;
-    } else if (type == "deribit") {
-        config.heartbeat.type = HeartbeatType::deribit;
-    } else if (type == "server_ping") {
-        config.heartbeat.type = HeartbeatType::server_ping;
-    } else {
-        return config_error("heartbeat", "unknown heartbeat type '" + type + "' (ping_pong, deribit, server_ping)");
-    }
-    if (auto colon = spec.find(':'); colon != std::string::npos) {
-        long ms = 0;
-        auto text = spec.substr(colon + 1);
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-        if (ec != std::errc() || ptr != text.data() + text.size() || ms <= 0) {
-            return config_error("heartbeat", "interval must be a positive number of milliseconds, got '" + text + "'");
-        }
-        config.heartbeat.interval = std::chrono::milliseconds(ms);
-    }
-    return {};
-}
 
 }  // namespace
 

@@ -7,7 +7,6 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -19,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tools/cli_common.hpp"
 #include "tools/commands.hpp"
 #include "tools/demo_console.hpp"
 #include "zenws/client_supervisor.hpp"
@@ -44,30 +44,6 @@ void add_pool_options(CLI::App& app, PoolOptions& o) {
 }
 
 namespace {
-
-Status parse_heartbeat(const std::string& spec, Config& config) {
-    if (spec.empty()) return {};
-    std::string type = spec.substr(0, spec.find(':'));
-    if (type == "ping_pong") {
-        config.heartbeat.type = HeartbeatType::ping_pong;
-    } else if (type == "deribit") {
-        config.heartbeat.type = HeartbeatType::deribit;
-    } else if (type == "server_ping") {
-        config.heartbeat.type = HeartbeatType::server_ping;
-    } else {
-        return config_error("heartbeat", "unknown heartbeat type '" + type + "' (ping_pong, deribit, server_ping)");
-    }
-    if (auto colon = spec.find(':'); colon != std::string::npos) {
-        long ms = 0;
-        auto text = spec.substr(colon + 1);
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-        if (ec != std::errc() || ptr != text.data() + text.size() || ms <= 0) {
-            return config_error("heartbeat", "interval must be a positive number of milliseconds, got '" + text + "'");
-        }
-        config.heartbeat.interval = std::chrono::milliseconds(ms);
-    }
-    return {};
-}
 
 // Prints results in input order, whatever order they complete in.
 class OrderedOutput {
@@ -128,7 +104,7 @@ int run_pool(const PoolOptions& o) {
         c.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
         c.tls.ca_file = o.cafile;
         c.tls.insecure_skip_verify = o.insecure;
-        if (auto st = parse_heartbeat(o.heartbeat, c); !st) {
+        if (auto st = apply_heartbeat(o.heartbeat, c); !st) {
             std::fprintf(stderr, "zenws: %s\n", st.error().explain().c_str());
             return 2;
         }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/support/adapter_helpers.hpp"
 #include "zenws/adapters/deribit.hpp"
 #include "zenws/client.hpp"
 #include "zenws/mock_exchange.hpp"
@@ -23,20 +24,6 @@ namespace zenws::test {
 namespace {
 
 using namespace std::chrono_literals;
-using mock::EndReason;
-using mock::MockExchange;
-using mock::MockExchangeOptions;
-using mock::MockStatus;
-
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-}
 
 MockExchangeOptions mock_options() {
     MockExchangeOptions o;

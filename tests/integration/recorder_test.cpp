@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "integration/support/process.hpp"
+#include "integration/support/rpc_helpers.hpp"
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
@@ -31,21 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-struct RpcServer {
-    std::unique_ptr<ChildProcess> proc;
-    std::string error;
-    RpcServer() { proc = start_python_server("jsonrpc_server.py", {}, &error); }
-    bool ok() const { return proc != nullptr; }
-    std::string url(const std::string& path = "/") const {
-        return "ws://127.0.0.1:" + std::to_string(proc->port()) + path;
-    }
-};
-
-#define REQUIRE_SERVER(srv)                                                                \
-    do {                                                                                   \
-        if (!(srv).ok()) GTEST_SKIP() << "jsonrpc_server.py unavailable: " << (srv).error; \
-    } while (0)
 
 // A fresh directory under /tmp, removed with its files at the end of the test.
 struct TempDir {
@@ -62,12 +48,7 @@ struct TempDir {
 };
 
 Config rec_config(std::string url, std::string record_to) {
-    Config cfg;
-    cfg.url = std::move(url);
-    cfg.timeout = 5s;
-    cfg.retry_count = 0;
-    cfg.reconnect_on_error = false;
-    cfg.request_timeout = 5s;
+    Config cfg = rpc_single_shot_config(std::move(url), 5s);
     cfg.record_to = std::move(record_to);
     return cfg;
 }

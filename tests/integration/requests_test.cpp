@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "integration/support/process.hpp"
+#include "integration/support/rpc_helpers.hpp"
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
@@ -32,46 +33,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-// One jsonrpc_server.py per test: its per-connection logs and counters start empty.
-struct RpcServer {
-    std::unique_ptr<ChildProcess> proc;
-    std::string error;
-    RpcServer() { proc = start_python_server("jsonrpc_server.py", {}, &error); }
-    bool ok() const { return proc != nullptr; }
-    std::string url(const std::string& path = "/") const {
-        return "ws://127.0.0.1:" + std::to_string(proc->port()) + path;
-    }
-};
-
-#define REQUIRE_SERVER(srv)                                                          \
-    do {                                                                             \
-        if (!(srv).ok()) GTEST_SKIP() << "jsonrpc_server.py unavailable: " << (srv).error; \
-    } while (0)
-
-Config rpc_config(std::string url) {
-    Config cfg;
-    cfg.url = std::move(url);
-    cfg.timeout = 5s;
-    cfg.retry_count = 5;
-    cfg.retry_delay = 50ms;
-    cfg.max_backoff = 200ms;
-    cfg.request_timeout = 5s;
-    return cfg;
-}
-
-// The texts the server received on this client's connection before the test/log request.
-std::vector<std::string> server_log(Client& c) {
-    auto r = c.call_blocking("test/log", "{}", 5s);
-    std::vector<std::string> out;
-    if (!r.ok()) {
-        ADD_FAILURE() << "test/log failed: " << r.error().explain();
-        return out;
-    }
-    auto env = scan_json(r.value());
-    EXPECT_TRUE(parse_json_string_array(env.result_raw, out)) << r.value();
-    return out;
-}
 
 std::string result_of(const std::string& reply) { return std::string(scan_json(reply).result_raw); }
 

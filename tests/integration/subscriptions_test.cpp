@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "integration/support/process.hpp"
+#include "integration/support/rpc_helpers.hpp"
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
@@ -31,43 +32,6 @@ using namespace std::chrono_literals;
 using Strings = std::vector<std::string>;
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-struct RpcServer {
-    std::unique_ptr<ChildProcess> proc;
-    std::string error;
-    RpcServer() { proc = start_python_server("jsonrpc_server.py", {}, &error); }
-    bool ok() const { return proc != nullptr; }
-    std::string url(const std::string& path = "/") const {
-        return "ws://127.0.0.1:" + std::to_string(proc->port()) + path;
-    }
-};
-
-#define REQUIRE_SERVER(srv)                                                                \
-    do {                                                                                   \
-        if (!(srv).ok()) GTEST_SKIP() << "jsonrpc_server.py unavailable: " << (srv).error; \
-    } while (0)
-
-Config sub_config(std::string url) {
-    Config cfg;
-    cfg.url = std::move(url);
-    cfg.timeout = 5s;
-    cfg.retry_count = 5;
-    cfg.retry_delay = 50ms;
-    cfg.max_backoff = 200ms;
-    cfg.request_timeout = 5s;
-    return cfg;
-}
-
-Strings server_log(Client& c) {
-    auto r = c.call_blocking("test/log", "{}", 5s);
-    Strings out;
-    if (!r.ok()) {
-        ADD_FAILURE() << "test/log failed: " << r.error().explain();
-        return out;
-    }
-    EXPECT_TRUE(parse_json_string_array(scan_json(r.value()).result_raw, out)) << r.value();
-    return out;
-}
 
 // Bounded poll of a condition on the client.
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 5s) {
@@ -143,7 +107,7 @@ TEST(RpcSubscriptions, ConfirmedByTheServerInOneBatchedMessage) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
     Inbox inbox;
-    auto c = Client::connect(sub_config(srv.url()), inbox.handlers());
+    auto c = Client::connect(rpc_config(srv.url()), inbox.handlers());
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"ticker.BTC-PERPETUAL.100ms", "book.ETH-PERPETUAL.100ms"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().confirmed.size() == 2; })) << describe(c->subscriptions());
@@ -169,7 +133,7 @@ TEST(RpcSubscriptions, ConfirmedByTheServerInOneBatchedMessage) {
 TEST(RpcSubscriptions, PartialConfirmationFailsTheMissingChannels) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
-    auto c = Client::connect(sub_config(srv.url("/?reject=bad.channel")));
+    auto c = Client::connect(rpc_config(srv.url("/?reject=bad.channel")));
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"good.channel", "bad.channel"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().pending.empty(); })) << describe(c->subscriptions());
@@ -183,7 +147,7 @@ TEST(RpcSubscriptions, PartialConfirmationFailsTheMissingChannels) {
 TEST(RpcSubscriptions, RejectedSubscribeIsDroppedAndNeverRestored) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
-    auto c = Client::connect(sub_config(srv.url("/?sub=reject")));
+    auto c = Client::connect(rpc_config(srv.url("/?sub=reject")));
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"rejected.one", "rejected.two"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().failed.size() == 2; })) << describe(c->subscriptions());
@@ -200,7 +164,7 @@ TEST(RpcSubscriptions, RejectedSubscribeIsDroppedAndNeverRestored) {
 TEST(RpcSubscriptions, PrivateChannelWithoutAuthIsRejected) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
-    auto c = Client::connect(sub_config(srv.url()));
+    auto c = Client::connect(rpc_config(srv.url()));
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"user.orders.BTC-PERPETUAL.raw", "trades.BTC-PERPETUAL.raw"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().pending.empty(); })) << describe(c->subscriptions());
@@ -218,7 +182,7 @@ TEST(RpcSubscriptions, DataTicksNeverAddChannels) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
     Inbox inbox;
-    auto c = Client::connect(sub_config(srv.url()), inbox.handlers());
+    auto c = Client::connect(rpc_config(srv.url()), inbox.handlers());
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"chan.a"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().confirmed.size() == 1; }));
@@ -251,7 +215,7 @@ TEST(RpcSubscriptions, UnsubscribeIsNeverUndoneByTicksOrReconnect) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
     Inbox inbox;
-    auto c = Client::connect(sub_config(srv.url()), inbox.handlers());
+    auto c = Client::connect(rpc_config(srv.url()), inbox.handlers());
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"keep.me", "drop.me"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().confirmed.size() == 2; }));
@@ -285,7 +249,7 @@ TEST(RpcSubscriptions, UnsubscribeWhileOfflineIsNotRestored) {
         if (hooks.fetch_add(1) == 1) (void)c.unsubscribe({"offline.drop"});
         done(Status{});
     };
-    auto c = Client::connect(sub_config(srv.url()), h);
+    auto c = Client::connect(rpc_config(srv.url()), h);
     ASSERT_TRUE(c.ok()) << c.error().explain();
     ASSERT_TRUE(c->subscribe({"offline.keep", "offline.drop"}).ok());
     ASSERT_TRUE(eventually([&] { return c->subscriptions().confirmed.size() == 2; }));
@@ -308,7 +272,7 @@ TEST(RpcSubscriptions, RestoreAfterDropSendsAuthFirstThenBatchedSubscribes) {
         c.call("public/auth", R"({"grant_type":"client_credentials","client_id":"id","client_secret":"secret"})",
                [done](Result<std::string> r) { done(r.ok() ? Status{} : Status(r.error())); });
     };
-    auto c = Client::connect(sub_config(srv.url()), h);
+    auto c = Client::connect(rpc_config(srv.url()), h);
     ASSERT_TRUE(c.ok()) << c.error().explain();
     EXPECT_EQ(hooks.load(), 1);
     ASSERT_TRUE(c->subscribe({"ticker.BTC-PERPETUAL.raw", "user.orders.any.any.raw", "book.BTC-PERPETUAL.raw",
@@ -341,7 +305,7 @@ TEST(RpcSubscriptions, RestoreAfterDropSendsAuthFirstThenBatchedSubscribes) {
 TEST(RpcSubscriptions, BinanceDialectConfirmRejectAndRestore) {
     RpcServer srv;
     REQUIRE_SERVER(srv);
-    auto cfg = sub_config(srv.url("/binance?reject=bad@trade"));
+    auto cfg = rpc_config(srv.url("/binance?reject=bad@trade"));
     cfg.subscription_dialect = binance_dialect();
     auto c = Client::connect(cfg);
     ASSERT_TRUE(c.ok()) << c.error().explain();

@@ -85,10 +85,12 @@ TEST(MockBinance, SubscribeUnsubscribeList) {
 
 TEST(MockBinance, Errors) {
     Harness h;
-    auto e = scan_json(h.one("{oops"));
+    std::string reply = h.one("{oops");  // scan_json returns views into the text: keep it alive
+    auto e = scan_json(reply);
     EXPECT_TRUE(e.has_error);
     EXPECT_EQ(e.error_code, 3);
-    e = scan_json(h.one(R"({"method":"SUBSCRIBE","params":"btcusdt@trade","id":1})"));
+    reply = h.one(R"({"method":"SUBSCRIBE","params":"btcusdt@trade","id":1})");
+    e = scan_json(reply);
     EXPECT_EQ(e.error_code, 2);
     EXPECT_EQ(e.id.raw, "1");
     EXPECT_EQ(scan_json(h.one(R"({"method":"SUBSCRIBE","params":[1],"id":1})")).error_code, 2);
