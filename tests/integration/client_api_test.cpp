@@ -2,9 +2,15 @@
 // retry (policy violation), an on_reconnect hook that rejects the credentials, the async (completion token) connect.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <future>
+#include <optional>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -12,6 +18,7 @@
 #include "integration/support/process.hpp"
 #include "zenws/async.hpp"
 #include "zenws/client.hpp"
+#include "zenws/mock_exchange.hpp"
 #include "zenws/runtime.hpp"
 
 namespace zenws {
@@ -129,6 +136,52 @@ TEST(ClientApi, AsyncConnectWithAFuture) {
     auto message = client->receive(5s);  // no on_message handler: the pull inbox
     ASSERT_TRUE(message.has_value());
     EXPECT_EQ(message->data, "hello");
+    client->close_and_wait(2s);
+}
+
+// The same call in its three asynchronous forms against the in-process Deribit mock: a callback, a std::future and
+// a C++20 coroutine (co_await).
+TEST(ClientApi, CallWithCallbackFutureAndCoroutine) {
+    mock::MockExchange exchange(mock::MockExchangeOptions{});
+    ASSERT_TRUE(exchange.start());
+    Config config;
+    config.url = exchange.url("/ws/api/v2");
+    auto client = Client::connect(config);
+    ASSERT_TRUE(client) << client.error().explain();
+
+    std::promise<Result<std::string>> by_callback;
+    client->call("public/test", "{}", [&](Result<std::string> r) { by_callback.set_value(std::move(r)); });
+    auto callback_reply = by_callback.get_future();
+    ASSERT_EQ(callback_reply.wait_for(10s), std::future_status::ready);
+    auto first = callback_reply.get();
+    ASSERT_TRUE(first) << first.error().explain();
+    EXPECT_NE(first->find("\"result\""), std::string::npos) << *first;
+
+    std::future<Result<std::string>> by_future =
+        async_call(client.value(), "public/test", "{}", boost::asio::use_future);
+    ASSERT_EQ(by_future.wait_for(10s), std::future_status::ready);
+    auto second = by_future.get();
+    ASSERT_TRUE(second) << second.error().explain();
+
+    boost::asio::io_context io;
+    std::optional<Result<std::string>> by_coroutine;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+            by_coroutine = co_await async_call(client.value(), "public/test", "{}", boost::asio::use_awaitable);
+            // An unknown method comes back as a typed JSON-RPC error, not as a success.
+            auto failed = co_await async_request(client.value(),
+                                                 R"({"jsonrpc":"2.0","id":"x-1","method":"public/nope"})",
+                                                 boost::asio::use_awaitable);
+            EXPECT_FALSE(failed);
+            if (!failed) co_return;
+            EXPECT_EQ(failed.error().code, Errc::rpc_error);
+            EXPECT_EQ(failed.error().rpc_code, -32601);
+        },
+        boost::asio::detached);
+    io.run_for(10s);
+    ASSERT_TRUE(by_coroutine.has_value());
+    ASSERT_TRUE(*by_coroutine) << by_coroutine->error().explain();
     client->close_and_wait(2s);
 }
 
