@@ -11,6 +11,7 @@
 #include <chrono>
 #include <future>
 #include <optional>
+#include <thread>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -136,6 +137,71 @@ TEST(ClientApi, AsyncConnectWithAFuture) {
     auto message = client->receive(5s);  // no on_message handler: the pull inbox
     ASSERT_TRUE(message.has_value());
     EXPECT_EQ(message->data, "hello");
+    client->close_and_wait(2s);
+}
+
+// A custom text heartbeat: the echo server returns it, the matcher recognises it, the RTT is recorded and the
+// heartbeat never reaches the message handler.
+TEST(ClientApi, CustomHeartbeatIsMatchedAndKeptFromTheHandler) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    std::atomic<int> heartbeats_seen_by_handler{0};
+    Handlers handlers;
+    handlers.on_message = [&](MessageView m) {
+        if (m.data == "hb?") ++heartbeats_seen_by_handler;
+    };
+    Config config = echo_config(server->port());
+    config.heartbeat.type = HeartbeatType::custom;
+    config.heartbeat.interval = 100ms;
+    config.heartbeat.custom_message = "hb?";
+    config.heartbeat.custom_matcher = [](std::string_view text) { return text == "hb?"; };
+    auto client = Client::connect(config, handlers);
+    ASSERT_TRUE(client) << client.error().explain();
+    bool acknowledged = false;
+    for (int i = 0; i < 100 && !acknowledged; ++i) {  // bounded: up to 5 s
+        std::this_thread::sleep_for(50ms);
+        acknowledged = client->metrics().ping_rtt.count >= 3;
+    }
+    EXPECT_TRUE(acknowledged) << "custom heartbeats were not acknowledged";
+    auto health = client->heartbeat_health();
+    EXPECT_EQ(health.type, HeartbeatType::custom);
+    EXPECT_EQ(health.consecutive_failures, 0);
+    EXPECT_GT(health.last_rtt.count(), 0);
+    EXPECT_EQ(heartbeats_seen_by_handler.load(), 0);
+    client->close_and_wait(2s);
+}
+
+// A custom heartbeat whose reply never comes: after the threshold the client closes and reconnects.
+TEST(ClientApi, UnansweredCustomHeartbeatClosesAndReconnects) {
+    std::string error;
+    auto server = test::start_node_server("echo_node.js", {}, &error);
+    if (!server) GTEST_SKIP() << error;
+    StateLog log;
+    std::mutex m;
+    Error cause;
+    Handlers handlers;
+    handlers.on_state = [&](State, State to, const Error& why) {
+        if (to == State::reconnecting) {
+            std::lock_guard lock(m);
+            cause = why;
+        }
+        log.add(to);
+    };
+    Config config = echo_config(server->port());
+    config.heartbeat.type = HeartbeatType::custom;
+    config.heartbeat.interval = 100ms;
+    config.heartbeat.failure_threshold = 2;
+    config.heartbeat.custom_message = "hb?";
+    config.heartbeat.custom_matcher = [](std::string_view) { return false; };  // nothing counts as the reply
+    auto client = Client::connect(config, handlers);
+    ASSERT_TRUE(client) << client.error().explain();
+    ASSERT_TRUE(log.wait_count(State::connected, 2, 10s)) << "no reconnect after unanswered heartbeats";
+    {
+        std::lock_guard lock(m);
+        EXPECT_EQ(cause.code, Errc::heartbeat_timeout) << cause.explain();
+    }
+    EXPECT_GE(client->heartbeat_health().total_failures, 2u);
     client->close_and_wait(2s);
 }
 
