@@ -24,7 +24,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,6 +78,7 @@ struct Options {
     int idle_clients = 10000;
     int idle_window_s = 10;
     bool skip_idle = false;
+    bool no_baselines = false;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -148,6 +151,58 @@ std::unique_ptr<zenws::test::ChildProcess> start_echo_server() {
     if (!p) std::fprintf(stderr, "echo server: %s\n", err.c_str());
     return p;
 }
+
+// ---- a genuine server-side drop: shutdown() of the echo server's own connection sockets --------------------------
+// pidfd_getfd() duplicates the server's connected sockets into this process (we are its parent and root); a
+// shutdown(SHUT_RDWR) on the duplicate sends the FIN from the server's socket, exactly as if the server had dropped
+// the connection. Needs Linux >= 5.6 and ptrace rights over the child; otherwise DropProxy below is used.
+
+class ServerDropper {
+public:
+    explicit ServerDropper(pid_t pid) { pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); pid_ = pid; }
+    ~ServerDropper() {
+        if (pidfd_ >= 0) ::close(pidfd_);
+    }
+    bool usable() const { return pidfd_ >= 0; }
+    // Duplicates the server's connected sockets (not the listener). Empty on failure.
+    std::vector<int> grab() {
+        std::vector<int> out;
+        std::string dir = "/proc/" + std::to_string(pid_) + "/fd";
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) return out;
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            char target[128] = {};
+            std::string link = dir + "/" + e->d_name;
+            if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
+            if (std::strncmp(target, "socket:", 7) != 0) continue;
+            int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd_, std::atoi(e->d_name), 0));
+            if (fd < 0) {
+                last_errno_ = errno;
+                continue;
+            }
+            sockaddr_storage peer{};
+            socklen_t len = sizeof peer;
+            if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) out.push_back(fd);
+            else ::close(fd);
+        }
+        ::closedir(d);
+        return out;
+    }
+    static void drop(std::vector<int>& fds) {
+        for (int fd : fds) {
+            ::shutdown(fd, SHUT_RDWR);
+            ::close(fd);
+        }
+        fds.clear();
+    }
+    int last_errno() const { return last_errno_; }
+
+private:
+    pid_t pid_ = -1;
+    int pidfd_ = -1;
+    int last_errno_ = 0;
+};
 
 // ---- an in-process TCP forwarder whose drop_all() is a server-side drop ------------------------------------------
 
@@ -285,9 +340,31 @@ struct ConnectWatch {
     }
 };
 
+// Timestamps of the phases of one recovery (a single client, recoveries one after another).
+struct PhaseObserver final : zenws::Observer {
+    std::atomic<std::int64_t> down_at{0}, attempt_at{0}, open_at{0};  // steady_clock ns
+    static std::int64_t now() { return Clock::now().time_since_epoch().count(); }
+    void disconnected(const zenws::CloseInfo&, const zenws::Error&) override { down_at.store(now()); }
+    void connect_attempt(std::string_view, int) override { attempt_at.store(now()); }
+    void connected(std::string_view, std::chrono::microseconds) override { open_at.store(now()); }
+};
+
 struct Stats {
     std::vector<double> us;
     int failed = 0;
+    // phases, us: event -> connection torn down (client observer), -> next connect attempt, -> upgrade done,
+    // -> on_connect
+    std::vector<double> to_down, to_attempt, to_open, to_callback;
+    double cpu_us_per_event = 0;  // whole process CPU over the loop / events (idle gaps cost ~nothing)
+
+    void add_phases(Clock::time_point t0, const PhaseObserver& ph, Clock::time_point cb) {
+        auto tp = [](std::int64_t ns) { return Clock::time_point{Clock::duration(ns)}; };
+        auto down = tp(ph.down_at.load()), att = tp(ph.attempt_at.load()), open = tp(ph.open_at.load());
+        to_down.push_back(us_between(t0, down));
+        to_attempt.push_back(us_between(down, att));
+        to_open.push_back(us_between(att, open));
+        to_callback.push_back(us_between(open, cb));
+    }
 };
 
 Stats measure_crashes(std::uint16_t port, const Options& o, int* restarts_out) {
@@ -301,6 +378,8 @@ Stats measure_crashes(std::uint16_t port, const Options& o, int* restarts_out) {
     ClientOptions co;
     co.restart = zenws::RestartType::permanent;
     co.on_connect = [watch](ClientHandle) { watch->on_connect(); };
+    auto phases = std::make_shared<PhaseObserver>();
+    co.handlers.observer = phases;
     co.handlers.on_message = [watch](zenws::MessageView m) {
         if (m.data == "crash") {
             watch->throw_at_ns.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
@@ -316,6 +395,7 @@ Stats measure_crashes(std::uint16_t port, const Options& o, int* restarts_out) {
         return st;
     }
     ClientHandle handle = h.value();
+    double cpu0 = cpu_seconds(RUSAGE_SELF);
     for (int i = 0; i < o.crashes; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(o.crash_gap_ms));
         auto before = watch->count();
@@ -333,23 +413,39 @@ Stats measure_crashes(std::uint16_t port, const Options& o, int* restarts_out) {
         }
         Clock::time_point thrown{Clock::duration(watch->throw_at_ns.load(std::memory_order_acquire))};
         st.us.push_back(us_between(thrown, *at));
+        st.add_phases(thrown, *phases, *at);
     }
+    st.cpu_us_per_event = (cpu_seconds(RUSAGE_SELF) - cpu0) * 1e6 / std::max(1, o.crashes);
     *restarts_out = handle.restarts();
     sup.stop_all();
     return st;
 }
 
-Stats measure_drops(std::uint16_t port, const Options& o, std::uint64_t* reconnects_out) {
+// Drops through ServerDropper on a dedicated echo server when possible, else through DropProxy.
+Stats measure_drops(const Options& o, std::uint64_t* reconnects_out, std::string* method) {
     Stats st;
-    DropProxy proxy(port);
+    auto server = start_echo_server();
+    if (!server) {
+        st.failed = o.drops;
+        return st;
+    }
+    ServerDropper dropper(server->pid());
+    std::unique_ptr<DropProxy> proxy;
+    std::uint16_t port = server->port();
+    if (!dropper.usable()) {
+        proxy = std::make_unique<DropProxy>(port);
+        port = proxy->port();
+    }
     zenws::Runtime rt(1);
     ClientSupervisor sup(rt);
     auto watch = std::make_shared<ConnectWatch>();
     ClientOptions co;
     co.on_connect = [watch](ClientHandle) { watch->on_connect(); };
     co.handlers.on_message = [](zenws::MessageView) {};
+    auto phases = std::make_shared<PhaseObserver>();
+    co.handlers.observer = phases;
     Config cfg;
-    cfg.url = "ws://127.0.0.1:" + std::to_string(proxy.port()) + "/";
+    cfg.url = "ws://127.0.0.1:" + std::to_string(port) + "/";
     auto h = sup.start_client(cfg, co);
     if (!h.ok()) {
         std::fprintf(stderr, "start_client (drop): %s\n", h.error().explain().c_str());
@@ -357,11 +453,22 @@ Stats measure_drops(std::uint16_t port, const Options& o, std::uint64_t* reconne
         return st;
     }
     ClientHandle handle = h.value();
+    double cpu0 = cpu_seconds(RUSAGE_SELF);
     for (int i = 0; i < o.drops; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(o.crash_gap_ms));
         auto before = watch->count();
+        std::vector<int> fds;
+        if (!proxy) {
+            fds = dropper.grab();
+            if (fds.empty()) {  // no permission after all: fall back to the forwarder for the remaining drops
+                std::fprintf(stderr, "pidfd_getfd: %s; using the TCP forwarder\n", std::strerror(dropper.last_errno()));
+                ++st.failed;
+                break;
+            }
+        }
         auto t0 = Clock::now();
-        proxy.drop_all();
+        if (proxy) proxy->drop_all();
+        else ServerDropper::drop(fds);
         auto at = watch->wait_for(before + 1, 5s);
         if (!at) {
             ++st.failed;
@@ -369,11 +476,20 @@ Stats measure_drops(std::uint16_t port, const Options& o, std::uint64_t* reconne
             continue;
         }
         st.us.push_back(us_between(t0, *at));
+        st.add_phases(t0, *phases, *at);
     }
+    st.cpu_us_per_event = (cpu_seconds(RUSAGE_SELF) - cpu0) * 1e6 / std::max(1, o.drops);
     *reconnects_out = handle.metrics().counters.reconnects;
+    *method = proxy ? "an in-process TCP forwarder (DropProxy) shutting down the client-side socket"
+                    : "shutdown(SHUT_RDWR) of the echo server's own socket (pidfd_getfd)";
     sup.stop_all();
     std::this_thread::sleep_for(100ms);
     return st;
+}
+
+void print_phase_row(const char* name, const Stats& s) {
+    std::printf("| %-44s | %10.0f | %10.0f | %10.0f | %10.0f | %10.0f |\n", name, median(s.to_down),
+                median(s.to_attempt), median(s.to_open), median(s.to_callback), s.cpu_us_per_event);
 }
 
 void print_recovery_row(const char* name, const Stats& s, const char* goal) {
@@ -386,7 +502,18 @@ void print_recovery_row(const char* name, const Stats& s, const char* goal) {
 
 struct Cost {
     double wall_ns = 0, cpu_ns = 0, caller_cpu_ns = 0;  // per message
+    double in_call_ns = -1;                             // batched: wall time inside the send call, per message
     int errors = 0;
+};
+
+// Completion counter shared by a batch's callbacks; outlives every batch (a callback may still be inside notify).
+struct BatchState {
+    std::atomic<std::int64_t> completed{0};
+    std::atomic<int> errors{0};
+    void complete(bool failed, std::int64_t target) {
+        if (failed) errors.fetch_add(1, std::memory_order_relaxed);
+        if (completed.fetch_add(1, std::memory_order_acq_rel) + 1 == target) completed.notify_all();
+    }
 };
 
 template <class F>
@@ -394,7 +521,7 @@ Cost timed(int n, F&& body) {
     Cost c;
     double p0 = cpu_seconds(RUSAGE_SELF), t0c = cpu_seconds(RUSAGE_THREAD);
     auto t0 = Clock::now();
-    c.errors = body(n);
+    c.errors = body(n, c);
     auto t1 = Clock::now();
     double p1 = cpu_seconds(RUSAGE_SELF), t1c = cpu_seconds(RUSAGE_THREAD);
     c.wall_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / n;
@@ -404,22 +531,25 @@ Cost timed(int n, F&& body) {
 }
 
 struct OverheadRow {
-    std::vector<double> wall, cpu, caller;
+    std::vector<double> wall, cpu, caller, in_call;
     int errors = 0;
     void add(const Cost& c) {
         wall.push_back(c.wall_ns);
         cpu.push_back(c.cpu_ns);
         caller.push_back(c.caller_cpu_ns);
+        if (c.in_call_ns >= 0) in_call.push_back(c.in_call_ns);
         errors += c.errors;
     }
 };
 
 void print_overhead(const char* mode, const OverheadRow& bal, const OverheadRow& dir) {
     auto line = [&](const char* what, const std::vector<double>& b, const std::vector<double>& d) {
+        if (b.empty() || d.empty()) return;
         double mb = median(b), md = median(d);
-        std::printf("| %-26s | %-34s | %10.0f | %10.0f | %5.2fx | %+9.0f |\n", mode, what, mb, md,
+        std::printf("| %-26s | %-36s | %10.0f | %10.0f | %5.2fx | %+9.0f |\n", mode, what, mb, md,
                     md > 0 ? mb / md : 0.0, mb - md);
     };
+    line("time inside the call, ns/msg", bal.in_call, dir.in_call);
     line("wall ns/msg", bal.wall, dir.wall);
     line("CPU ns/msg (whole process)", bal.cpu, dir.cpu);
     line("CPU ns/msg (calling thread)", bal.caller, dir.caller);
@@ -448,7 +578,7 @@ void measure_overhead(std::uint16_t port, const Options& o) {
     if (msg.size() != 64) std::fprintf(stderr, "message is %zu B\n", msg.size());
 
     // -- one at a time: the blocking send_balanced vs send_text + the same promise/future wait
-    auto bal_sync = [&](int n) {
+    auto bal_sync = [&](int n, Cost&) {
         int errors = 0;
         for (int i = 0; i < n; ++i) {
             auto r = sup.send_balanced(msg);
@@ -456,7 +586,7 @@ void measure_overhead(std::uint16_t port, const Options& o) {
         }
         return errors;
     };
-    auto dir_sync = [&](int n) {
+    auto dir_sync = [&](int n, Cost&) {
         int errors = 0;
         for (int i = 0; i < n; ++i) {
             auto promise = std::make_shared<std::promise<zenws::Error>>();
@@ -467,58 +597,60 @@ void measure_overhead(std::uint16_t port, const Options& o) {
         }
         return errors;
     };
-    // -- windowed: up to `window` sends in flight, completions counted
-    auto windowed = [&](int n, auto&& issue) {
-        std::atomic<std::int64_t> completed{0};
-        std::atomic<int> errors{0};
-        for (int i = 0; i < n; ++i) {
-            while (i - completed.load(std::memory_order_acquire) >= o.window) std::this_thread::yield();
-            issue(i, completed, errors);
+    // -- batched: `window` calls back to back (timed), then a blocking wait for their completions
+    BatchState state;
+    auto batched = [&](int n, Cost& cost, auto&& issue) {
+        state.completed.store(0);
+        state.errors.store(0);
+        std::int64_t in_call = 0;
+        for (int base = 0; base < n; base += o.window) {
+            const int m = std::min(o.window, n - base);
+            const std::int64_t target = base + m;
+            auto t0 = Clock::now();
+            for (int i = base; i < base + m; ++i) issue(i, target);
+            in_call += (Clock::now() - t0).count();
+            for (auto c = state.completed.load(std::memory_order_acquire); c < target;
+                 c = state.completed.load(std::memory_order_acquire)) {
+                state.completed.wait(c, std::memory_order_acquire);
+            }
         }
-        while (completed.load(std::memory_order_acquire) < n) std::this_thread::yield();
-        return errors.load();
+        cost.in_call_ns = static_cast<double>(in_call) / n;
+        return state.errors.load();
     };
-    auto bal_async = [&](int n) {
-        return windowed(n, [&](int, std::atomic<std::int64_t>& completed, std::atomic<int>& errors) {
-            sup.send_balanced_async(msg, {}, [&](zenws::Result<std::string> r) {
-                if (!r.ok()) errors.fetch_add(1);
-                completed.fetch_add(1, std::memory_order_release);
+    auto bal_batch = [&](int n, Cost& cost) {
+        return batched(n, cost, [&](int, std::int64_t target) {
+            sup.send_balanced_async(msg, {}, [&state, target](zenws::Result<std::string> r) {
+                state.complete(!r.ok(), target);
             });
         });
     };
-    auto dir_async = [&](int n) {
-        return windowed(n, [&](int i, std::atomic<std::int64_t>& completed, std::atomic<int>& errors) {
-            auto st = direct[static_cast<std::size_t>(i) % 3].send_text(std::string_view(msg),
-                                                                        [&](const zenws::Error& e) {
-                                                                            if (e) errors.fetch_add(1);
-                                                                            completed.fetch_add(
-                                                                                1, std::memory_order_release);
-                                                                        });
-            if (!st.ok()) {
-                errors.fetch_add(1);
-                completed.fetch_add(1, std::memory_order_release);
-            }
+    auto dir_batch = [&](int n, Cost& cost) {
+        return batched(n, cost, [&](int i, std::int64_t target) {
+            auto st = direct[static_cast<std::size_t>(i) % 3].send_text(
+                std::string_view(msg), [&state, target](const zenws::Error& e) { state.complete(bool(e), target); });
+            if (!st.ok()) state.complete(true, target);
         });
     };
 
     // warm-up
-    bal_sync(2000);
-    dir_sync(2000);
-    bal_async(20000);
-    dir_async(20000);
+    Cost scratch;
+    bal_sync(2000, scratch);
+    dir_sync(2000, scratch);
+    bal_batch(20000, scratch);
+    dir_batch(20000, scratch);
 
     OverheadRow bs, ds, ba, da;
     for (int r = 0; r < o.rounds; ++r) {  // interleaved, so machine drift hits both alike
         bs.add(timed(o.sync_count, bal_sync));
         ds.add(timed(o.sync_count, dir_sync));
-        ba.add(timed(o.async_count, bal_async));
-        da.add(timed(o.async_count, dir_async));
+        ba.add(timed(o.async_count, bal_batch));
+        da.add(timed(o.async_count, dir_batch));
     }
-    std::printf("| mode                       | measure                            | balanced   | direct     | ratio  | added ns  |\n");
-    std::printf("|----------------------------|------------------------------------|-----------:|-----------:|-------:|----------:|\n");
+    std::printf("| mode                       | measure                              | balanced   | direct     | ratio  | added ns  |\n");
+    std::printf("|----------------------------|--------------------------------------|-----------:|-----------:|-------:|----------:|\n");
     print_overhead("one at a time (blocking)", bs, ds);
     char mode[64];
-    std::snprintf(mode, sizeof mode, "windowed (%d in flight)", o.window);
+    std::snprintf(mode, sizeof mode, "batches of %d (async form)", o.window);
     print_overhead(mode, ba, da);
     sup.stop_all();
     std::this_thread::sleep_for(100ms);
@@ -539,7 +671,8 @@ std::size_t heap_in_use() {
     return mi.uordblks + mi.hblkhd;
 }
 
-int idle_child(int n, int heartbeat_ms, int window_s) {
+// plain: unsupervised Client::start (baseline). heartbeat_ms < 0: heartbeats off.
+int idle_child(int n, int heartbeat_ms, int window_s, bool plain) {
     std::string note;
     rlim_t nofile = raise_nofile(25000, &note);  // before spawning the server: it inherits the limit
     auto server = start_echo_server();
@@ -551,6 +684,7 @@ int idle_child(int n, int heartbeat_ms, int window_s) {
     std::condition_variable cv;
     int connected = 0, failed = 0, in_flight = 0;
     std::string first_error;
+    std::vector<Client> plain_clients;
 
     zenws::Runtime rt(1);
     ClientSupervisorOptions so;
@@ -559,8 +693,8 @@ int idle_child(int n, int heartbeat_ms, int window_s) {
 
     Config cfg;
     cfg.url = "ws://127.0.0.1:" + std::to_string(port) + "/";
-    cfg.heartbeat.type = zenws::HeartbeatType::ping_pong;
-    cfg.heartbeat.interval = std::chrono::milliseconds(heartbeat_ms);  // 0 = heartbeat_interval (default 30 s)
+    cfg.heartbeat.type = heartbeat_ms < 0 ? zenws::HeartbeatType::disabled : zenws::HeartbeatType::ping_pong;
+    if (heartbeat_ms > 0) cfg.heartbeat.interval = std::chrono::milliseconds(heartbeat_ms);  // 0 = heartbeat_interval (default 30 s)
     ClientOptions co;
     co.handlers.on_message = [](zenws::MessageView) {};
     co.handlers.observer = acks;
@@ -569,6 +703,23 @@ int idle_child(int n, int heartbeat_ms, int window_s) {
         {
             std::lock_guard lk(mu);
             ++in_flight;
+        }
+        if (plain) {
+            Client::start(rt, cfg, co.handlers, [&](zenws::Result<Client> r) {
+                {
+                    std::lock_guard lk(mu);
+                    --in_flight;
+                    if (r.ok()) {
+                        ++connected;
+                        plain_clients.push_back(r.value());
+                    } else {
+                        ++failed;
+                        if (first_error.empty()) first_error = r.error().explain();
+                    }
+                }
+                cv.notify_all();
+            });
+            return;
         }
         sup.start_client_async(cfg, co, [&](zenws::Result<ClientHandle> r) {
             {
@@ -631,6 +782,10 @@ int idle_child(int n, int heartbeat_ms, int window_s) {
 
     std::size_t still_connected = 0;
     for (auto& h : sup.list_clients()) still_connected += h.state() == State::connected;
+    {
+        std::lock_guard lk(mu);
+        for (auto& c : plain_clients) still_connected += c.state() == State::connected;
+    }
 
     const int denom = std::max(1, conn_now);
     std::printf("RESULT clients=%d connected=%d failed=%d all=%d connect_s=%.3f rss_kib_per_client=%.3f "
@@ -646,15 +801,19 @@ int idle_child(int n, int heartbeat_ms, int window_s) {
     if (!first_error.empty()) std::printf("NOTE first connect error: %s\n", first_error.c_str());
     std::fflush(stdout);
     sup.stop_all();
+    {
+        std::lock_guard lk(mu);
+        for (auto& c : plain_clients) c.close();
+    }
     std::this_thread::sleep_for(500ms);
     return 0;
 }
 
 // Runs `self --idle-child ...` and returns its RESULT / NOTE lines.
-std::vector<std::string> run_idle_child(const char* self, int n, int heartbeat_ms, int window_s) {
+std::vector<std::string> run_idle_child(const char* self, int n, int heartbeat_ms, int window_s, bool plain) {
     std::string cmd(1, '\'');
     cmd += self;
-    cmd += "' --idle-child " + std::to_string(n) + " " + std::to_string(heartbeat_ms) + " " + std::to_string(window_s);
+    cmd += "' --idle-child " + std::to_string(n) + " " + std::to_string(heartbeat_ms) + " " + std::to_string(window_s) + (plain ? " plain" : "");
     std::vector<std::string> lines;
     FILE* f = ::popen(cmd.c_str(), "r");
     if (!f) return lines;
@@ -680,8 +839,9 @@ std::string field(const std::string& line, const std::string& key) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 5 && !std::strcmp(argv[1], "--idle-child")) {
-        return idle_child(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
+    if ((argc == 5 || argc == 6) && !std::strcmp(argv[1], "--idle-child")) {
+        return idle_child(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]),
+                          argc == 6 && !std::strcmp(argv[5], "plain"));
     }
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -700,11 +860,12 @@ int main(int argc, char** argv) {
             else if (!std::strcmp(argv[i], "--idle-clients")) num(o.idle_clients);
             else if (!std::strcmp(argv[i], "--idle-window-s")) num(o.idle_window_s);
             else if (!std::strcmp(argv[i], "--skip-idle")) o.skip_idle = true;
+            else if (!std::strcmp(argv[i], "--no-baselines")) o.no_baselines = true;
             else throw std::invalid_argument(argv[i]);
         } catch (...) {
             std::fprintf(stderr,
                          "usage: %s [--crashes N] [--crash-gap-ms MS] [--drops N] [--sync-count N] [--async-count N]"
-                         " [--window W] [--rounds R] [--idle-clients N] [--idle-window-s S] [--skip-idle]\n",
+                         " [--window W] [--rounds R] [--idle-clients N] [--idle-window-s S] [--skip-idle] [--no-baselines]\n",
                          argv[0]);
             return 2;
         }
@@ -721,17 +882,23 @@ int main(int argc, char** argv) {
     auto crashes = measure_crashes(server->port(), o, &restarts);
     print_recovery_row("supervised crash (handler throws) -> restart", crashes, "p99 <= 1000");
     std::uint64_t reconnects = 0;
-    auto drops = measure_drops(server->port(), o, &reconnects);
+    std::string drop_method;
+    auto drops = measure_drops(o, &reconnects, &drop_method);
     print_recovery_row("server-side drop -> internal reconnect", drops, "-");
-    std::printf("\n(crashes every %d ms; supervisor restarts counted by the handle: %d; drops via an in-process TCP "
-                "forwarder, client reconnects counted: %llu)\n\n",
-                o.crash_gap_ms, restarts, static_cast<unsigned long long>(reconnects));
+    std::printf("\nPhases (medians, us) and CPU of the whole process per recovery:\n\n");
+    std::printf("| event                                        | -> torn down | -> attempt | -> upgraded | -> on_connect | CPU us/event |\n");
+    std::printf("|----------------------------------------------|-----------:|-----------:|-----------:|-----------:|-----------:|\n");
+    print_phase_row("supervised crash (handler throws) -> restart", crashes);
+    print_phase_row("server-side drop -> internal reconnect", drops);
+    std::printf("\n(one every %d ms; supervisor restarts counted by the handle: %d; drop = %s, client reconnects "
+                "counted: %llu)\n\n",
+                o.crash_gap_ms, restarts, drop_method.c_str(), static_cast<unsigned long long>(reconnects));
     std::fflush(stdout);
 
     std::printf("## 2. send_balanced vs Client::send_text, 64 B JSON text without id, pool of 3, median of %d rounds\n\n",
                 o.rounds);
     measure_overhead(server->port(), o);
-    std::printf("\n(one at a time: %d messages per variant per round; windowed: %d per round)\n\n", o.sync_count,
+    std::printf("\n(one at a time: %d messages per variant per round; batched: %d per round)\n\n", o.sync_count,
                 o.async_count);
     std::fflush(stdout);
 
@@ -739,21 +906,36 @@ int main(int argc, char** argv) {
     server.reset();
     std::printf("## 3. %d supervised idle clients, ping_pong heartbeats, Runtime(1), %d s idle window\n\n",
                 o.idle_clients, o.idle_window_s);
-    std::printf("| heartbeat | connected | connect all, s | RSS KiB/client | heap KiB/client | RSS total MiB | idle CPU %% of a core | echo server CPU %% | heartbeat acks in window | missed |\n");
-    std::printf("|-----------|----------:|---------------:|---------------:|----------------:|--------------:|---------------------:|------------------:|------------------------:|-------:|\n");
+    std::printf("| clients, heartbeat                | connected | connect all, s | RSS KiB/client | heap KiB/client | RSS total MiB | idle CPU %% of a core | echo server CPU %% | heartbeat acks in window | missed |\n");
+    std::printf("|-----------------------------------|----------:|---------------:|---------------:|----------------:|--------------:|---------------------:|------------------:|------------------------:|-------:|\n");
     std::vector<std::string> notes;
-    for (int hb : {1000, 0}) {
-        auto lines = run_idle_child(argv[0], o.idle_clients, hb, o.idle_window_s);
+    struct Variant {
+        int heartbeat_ms;
+        bool plain;
+        const char* label;
+    };
+    // The two asked-for runs, then baselines that attribute the footprint (heartbeats off; no supervisor).
+    const Variant variants[] = {
+        {1000, false, "supervised, ping_pong 1 s"},
+        {0, false, "supervised, ping_pong 30 s (default)"},
+        {-1, false, "supervised, heartbeat off"},
+        {1000, true, "plain Client, ping_pong 1 s"},
+        {-1, true, "plain Client, heartbeat off"},
+    };
+    for (const auto& v : variants) {
+        if (o.no_baselines && (v.plain || v.heartbeat_ms < 0)) continue;
+        const int hb = v.heartbeat_ms;
+        auto lines = run_idle_child(argv[0], o.idle_clients, hb, o.idle_window_s, v.plain);
         std::string res;
         for (auto& l : lines) {
             if (l.rfind("RESULT ", 0) == 0) res = l;
             else if (std::find(notes.begin(), notes.end(), l) == notes.end()) notes.push_back(l);
         }
         if (res.empty()) {
-            std::printf("| %-9s | (child failed) |\n", hb ? "1 s" : "30 s");
+            std::printf("| %-33s | (child failed) |\n", v.label);
             continue;
         }
-        std::printf("| %-9s | %9s | %14s | %14s | %15s | %13s | %20s | %17s | %23s | %6s |\n", hb ? "1 s" : "30 s (def)",
+        std::printf("| %-33s | %9s | %14s | %14s | %15s | %13s | %20s | %17s | %23s | %6s |\n", v.label,
                     field(res, "connected").c_str(), field(res, "connect_s").c_str(),
                     field(res, "rss_kib_per_client").c_str(), field(res, "heap_kib_per_client").c_str(),
                     field(res, "rss_total_mib").c_str(), field(res, "cpu_pct").c_str(),

@@ -9,7 +9,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
@@ -83,6 +85,47 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
     mutable std::mutex mutex;
     std::map<std::uint64_t, std::shared_ptr<Entry>> entries;  // by slot id = start order
     bool stopped = false;
+    // Teardown (guarded by `mutex`). A client whose close is still in flight when the Runtime stops is never
+    // released (its session and the client own each other until the close completes), so the destructor waits for
+    // the clients this supervisor closed and for the instances whose start has not reported yet (it closes them).
+    std::vector<Client> closing;
+    int launching = 0;
+    std::condition_variable launched_cv;
+    std::chrono::milliseconds longest_close{0};  // the largest close_timeout among the children started
+
+    // Closes `c` and remembers it until its close has completed.
+    void close_client(Client c) {
+        if (!c.valid()) return;
+        c.close();
+        std::vector<Client> settled;  // released outside the lock: it may be the last handle
+        std::lock_guard lock(mutex);
+        std::vector<Client> still;
+        for (auto& k : closing) {
+            State s = k.state();
+            (s == State::closed || s == State::disconnected ? settled : still).push_back(std::move(k));
+        }
+        still.push_back(std::move(c));
+        closing.swap(still);
+    }
+
+    // Destructor only, after stop_all(): waits (bounded) until every client it started is closed, so none is left
+    // to a Runtime that stops under it. Not on the runtime's own threads (it would wait for itself), and not for a
+    // caller-run io_context (nothing says it keeps running).
+    void wait_for_teardown() {
+        if (!runtime.owns_threads() || runtime.context().get_executor().running_in_this_thread()) return;
+        std::unique_lock lock(mutex);
+        auto budget = longest_close + std::chrono::milliseconds(500);
+        launched_cv.wait_for(lock, budget, [this] { return launching == 0; });
+        std::vector<Client> pending = std::move(closing);
+        closing.clear();
+        lock.unlock();
+        auto deadline = Clock::now() + budget;
+        for (auto& c : pending) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left.count() <= 0) break;
+            c.close_and_wait(left);
+        }
+    }
 
     // ---- reporting --------------------------------------------------------------------------------------------
     template <class F>
@@ -137,6 +180,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             std::lock_guard lock(mutex);
             if (entry->removed || stopped) return;
             inst->generation = ++entry->generation;
+            ++launching;
         }
         Handlers h = entry->options.handlers;
         auto user_on_state = std::move(h.on_state);
@@ -151,6 +195,16 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
                 if (r.ok()) r.value().close();
                 return;
             }
+            struct Launched {  // also when a callback run by started() throws
+                Impl& impl;
+                ~Launched() {
+                    {
+                        std::lock_guard lock(impl.mutex);
+                        --impl.launching;
+                    }
+                    impl.launched_cv.notify_all();
+                }
+            } launched{*self};
             self->started(inst, std::move(r));
         });
     }
@@ -159,17 +213,18 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
     void started(const std::shared_ptr<Instance>& inst, Result<Client> r) {
         auto entry = inst->entry.lock();
         if (!entry) {
-            if (r.ok()) r.value().close();
+            if (r.ok()) close_client(r.value());
             return;
         }
         std::function<void(Result<ClientHandle>)> done;
         bool first;
         int restarts = 0;
         {
-            std::lock_guard lock(mutex);
+            std::unique_lock lock(mutex);
             bool current = !entry->removed && entry->generation == inst->generation;
             if (!current) {
-                if (r.ok()) r.value().close();  // stopped meanwhile
+                lock.unlock();
+                if (r.ok()) close_client(r.value());  // stopped meanwhile
                 return;
             }
             first = !entry->first_outcome_done;
@@ -362,7 +417,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             restarts = entry->slot->restarts;
         }
         router.forget(entry->slot->id);
-        if (c.valid()) c.close();
+        close_client(std::move(c));
         entry->slot->terminate();
         observe([&](PoolObserver& o) { o.child_removed(entry->slot->id); });
         SupervisorEvent ev{SupervisorEvent::Kind::child_stopped, std::to_string(entry->slot->id),
@@ -392,6 +447,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
             }
             if (await) entry->start_done = std::move(done);
             entries.emplace(slot->id, entry);
+            longest_close = std::max(longest_close, entry->config.close_timeout);
         }
         launch(entry);
         if (!await && done) done(ClientHandle(slot));
@@ -533,6 +589,7 @@ ClientSupervisor::~ClientSupervisor() {
         impl_->stopped = true;
     }
     impl_->stop_all();
+    impl_->wait_for_teardown();
 }
 
 Result<ClientHandle> ClientSupervisor::start_client(std::string url, ClientOptions options) {

@@ -136,7 +136,7 @@ struct WriteBatch {
     }
 };
 
-constexpr std::size_t shared_read_buffer_size = 64 * 1024;
+constexpr std::size_t shared_read_buffer_size = 256 * 1024;  // per I/O thread, not per connection
 thread_local std::array<std::uint8_t, shared_read_buffer_size> shared_read_buffer;
 
 enum class Phase : std::uint8_t { idle, resolving, connecting, tls_handshake, upgrading, open, closing, closed };
@@ -465,7 +465,7 @@ private:
     void read_next() {
         if (phase_ == Phase::closed) return;
         if constexpr (Tls) {
-            std::size_t want = std::max<std::size_t>(decoder_.bytes_needed(), input_.size() + 16 * 1024);
+            std::size_t want = std::max<std::size_t>(decoder_.bytes_needed(), input_.size() + 256 * 1024);
             input_.reserve(want);
             stream_.async_read_some(asio::buffer(input_.tail(), input_.tail_room()),
                                     [self = this->shared_from_this()](const error_code& ec, std::size_t n) {
@@ -508,7 +508,7 @@ private:
                 if (phase_ == Phase::closed) return;
                 if (consumed < n) input_.append(shared_read_buffer.data() + consumed, n - consumed);
             } else {
-                std::size_t want = std::max<std::size_t>(decoder_.bytes_needed(), input_.size() + 16 * 1024);
+                std::size_t want = std::max<std::size_t>(decoder_.bytes_needed(), input_.size() + 256 * 1024);
                 input_.reserve(want);
                 n = socket().read_some(asio::buffer(input_.tail(), input_.tail_room()), read_ec);
                 if (read_ec == asio::error::would_block) break;

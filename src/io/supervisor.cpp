@@ -100,6 +100,35 @@ Error exception_error(const char* where) {
 
 }  // namespace
 
+// A client child closed by Child::stop on a runtime thread, where it cannot wait for the close handshake. The public
+// blocking methods that stop children (stop, terminate_child, the destructor) wait for these once they are back on
+// the caller's thread: a Runtime destroyed while a close is still in flight would abandon the client (its session
+// and the client keep each other alive until the close completes), so every client is released before they return.
+namespace {
+struct PendingClose {
+    Client client;
+    Runtime* runtime = nullptr;
+    std::chrono::milliseconds timeout{0};
+    bool settled() const {
+        State s = client.state();
+        return s == State::closed || s == State::disconnected;
+    }
+};
+
+// Set by Supervisor::Impl::stop_rec around Child::stop (the outermost supervisor's list, so a nested supervisor's
+// clients are waited for by the root's stop).
+thread_local std::vector<PendingClose>* current_pending_closes = nullptr;
+
+void wait_for_closes(std::vector<PendingClose>& pending) {
+    for (auto& p : pending) {
+        if (p.settled()) continue;
+        if (p.runtime->context().get_executor().running_in_this_thread()) continue;  // would wait for itself
+        p.client.close_and_wait(p.timeout);
+    }
+    pending.clear();
+}
+}  // namespace
+
 // ---- Supervisor::Impl ----------------------------------------------------------------------------------------------
 
 struct Supervisor::Impl : std::enable_shared_from_this<Supervisor::Impl> {
@@ -171,6 +200,13 @@ struct Supervisor::Impl : std::enable_shared_from_this<Supervisor::Impl> {
         rec.running = false;
         auto child = std::move(rec.instance);
         if (child) {
+            struct PendingScope {
+                std::vector<PendingClose>* saved = current_pending_closes;
+                explicit PendingScope(std::vector<PendingClose>* mine) {
+                    if (!saved) current_pending_closes = mine;
+                }
+                ~PendingScope() { current_pending_closes = saved; }
+            } scope(&pending_closes);
             try {
                 child->stop(rec.spec.shutdown);
             } catch (...) {
@@ -374,6 +410,16 @@ struct Supervisor::Impl : std::enable_shared_from_this<Supervisor::Impl> {
     std::vector<std::shared_ptr<asio::steady_timer>> timers;
     std::uint64_t epoch = 0;
     ExitCallback escalate;  // nested: the parent's exit callback
+    std::vector<PendingClose> pending_closes;  // strand-only; see PendingClose
+
+    // Strand: hands the closes still in flight to a caller that will wait for them (outside the strand).
+    std::vector<PendingClose> take_pending_closes() {
+        std::vector<PendingClose> out;
+        out.swap(pending_closes);
+        out.erase(std::remove_if(out.begin(), out.end(), [](const PendingClose& p) { return p.settled(); }),
+                  out.end());
+        return out;
+    }
 };
 
 namespace {
@@ -455,14 +501,18 @@ Status Supervisor::start_child(ChildSpec spec) {
 }
 
 Status Supervisor::terminate_child(const std::string& id) {
-    return impl_->run([&]() -> Status {
+    std::vector<PendingClose> pending;
+    Status st = impl_->run([&]() -> Status {
         auto* rec = impl_->find(id);
         if (!rec) return Error(Errc::not_found, "no child \"" + id + "\"");
         impl_->stop_rec(*rec);
         rec->wanted = false;
         if (rec->spec.restart == RestartType::temporary) impl_->remove(rec);
+        pending = impl_->take_pending_closes();
         return {};
     });
+    wait_for_closes(pending);
+    return st;
 }
 
 Status Supervisor::restart_child(const std::string& id) {
@@ -497,7 +547,12 @@ std::vector<ChildInfo> Supervisor::which_children() const {
 }
 
 void Supervisor::stop() {
-    impl_->run([&] { impl_->stop(); });
+    std::vector<PendingClose> pending;
+    impl_->run([&] {
+        impl_->stop();
+        pending = impl_->take_pending_closes();
+    });
+    wait_for_closes(pending);
 }
 
 SupervisorState Supervisor::state() const noexcept { return impl_->state.load(); }
@@ -689,11 +744,11 @@ public:
                 bool stop_now;
                 {
                     std::lock_guard lock(shared->mutex);
-                    shared->client = c;
                     stop_now = shared->stopped;
+                    if (!stop_now) shared->client = c;
                 }
                 if (stop_now) {
-                    c.close();
+                    c.close();  // not kept: nothing here may own the client once it is closed (see Shared)
                     return;
                 }
                 std::lock_guard lock(shared->slot->mutex);
@@ -714,10 +769,13 @@ public:
         {
             std::lock_guard lock(shared->mutex);
             shared->stopped = true;
-            c = shared->client;
+            c = std::move(shared->client);  // Shared is owned by the client's own handlers: it must not own it
+            shared->client = Client();
         }
+        Client dropped;
         {
             std::lock_guard lock(slot_->mutex);
+            dropped = std::move(slot_->current);
             slot_->current = Client();
             slot_->status = ChildStatus::stopped;
         }
@@ -725,12 +783,16 @@ public:
         Runtime& rt = runtime_ ? *runtime_ : Runtime::shared();
         if (rt.context().get_executor().running_in_this_thread()) {
             c.close();  // waiting here could wait for this very thread
+            // The supervisor's blocking stop waits for it once it is off the runtime's threads.
+            if (current_pending_closes) current_pending_closes->push_back(PendingClose{c, &rt, timeout});
         } else {
             c.close_and_wait(timeout);
         }
     }
 
 private:
+    // Captured by the client's own on_state handler, so `client` (an owning handle) is a cycle while it is set:
+    // it is cleared whenever the instance ends (finish) or is stopped.
     struct Shared {
         std::mutex mutex;
         bool stopped = false;
@@ -741,13 +803,15 @@ private:
 
         void finish(ExitReason reason) {
             ExitCallback cb;
+            Client ended;
             {
                 std::lock_guard lock(mutex);
                 if (finished) return;
                 finished = true;
+                ended = std::move(client);
+                client = Client();
                 if (stopped) return;
                 cb = std::move(exited);
-                client = Client();
             }
             {
                 std::lock_guard lock(slot->mutex);
