@@ -5,19 +5,25 @@
 //   1. recovery time: (a) supervised crash -> reconnected: the message handler throws (the client ends
 //      `disconnected` with Errc::handler_exception, the supervisor restarts it); the time from the throw to the
 //      restarted client's on_connect, over --crashes crashes spaced --crash-gap-ms apart (goal: p99 <= 1 ms).
-//      (b) plain internal reconnect after a server-side drop: an in-process TCP forwarder in front of the echo
-//      server shuts the client's socket down; the time from the shutdown to on_connect of the same client.
+//      (b) plain internal reconnect after a server-side drop: shutdown(SHUT_RDWR) of the echo server's own socket
+//      (duplicated with pidfd_getfd; fallback: an in-process TCP forwarder that shuts the client's side down); the
+//      time from the shutdown to on_connect of the same client. Both with a phase breakdown and CPU per event.
 //   2. send_balanced overhead: the same 64 B text (a JSON object without "id": completes once written) via
 //      ClientSupervisor::send_balanced vs Client::send_text over a pool of 3 clients; ns per message, wall and CPU,
-//      one at a time (blocking form vs send_text + the same promise/future wait) and windowed (async form vs
-//      send_text with a completion callback, --window in flight). Goal: <= 2 us added.
+//      one at a time (blocking form vs send_text + the same promise/future wait) and in batches of --window calls
+//      (async form vs send_text with a completion callback; the time inside the calls is timed on its own, then a
+//      blocking wait for the batch's completions). Interleaved rounds, medians. Goal: <= 2 us added.
 //   3. idle footprint: --idle-clients supervised clients with ping_pong heartbeats (1 s and the default 30 s) on a
 //      one-thread Runtime, each run in a fresh child process of this executable (clean RSS) with its own echo
-//      server: RSS / malloc growth per client, time to connect them all, idle CPU over --idle-window-s seconds.
+//      server: VmRSS and malloc (mallinfo2) growth per client, time to connect them all (256 handshakes in
+//      flight), idle CPU (getrusage) over --idle-window-s seconds; then baselines (heartbeat off; plain Client).
+//      RLIMIT_NOFILE is raised to 25,000 or, without CAP_SYS_RESOURCE, to the hard limit (enough for 10,000).
 //
 //   zenws_supervision_bench [--crashes N] [--crash-gap-ms MS] [--drops N] [--sync-count N] [--async-count N]
 //                           [--window W] [--rounds R] [--idle-clients N] [--idle-window-s S] [--skip-idle]
-//   (internal: zenws_supervision_bench --idle-child N HEARTBEAT_MS WINDOW_S  prints one RESULT line)
+//                           [--no-baselines]
+//   (internal: zenws_supervision_bench --idle-child N HEARTBEAT_MS WINDOW_S [plain]  prints one RESULT line;
+//    HEARTBEAT_MS 0 = Config::heartbeat_interval (30 s), < 0 = heartbeats off)
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -72,7 +78,7 @@ struct Options {
     int crash_gap_ms = 100;     // > backoff.reset_after (50 ms): every restart takes the immediate path
     int drops = 50;
     int sync_count = 20000;     // one at a time, per variant per round
-    int async_count = 200000;   // windowed, per variant per round
+    int async_count = 200000;   // batched, per variant per round
     int window = 64;
     int rounds = 5;
     int idle_clients = 10000;

@@ -70,7 +70,11 @@ struct BalancedOptions {
 class ClientSupervisor {
 public:
     explicit ClientSupervisor(Runtime& runtime, ClientSupervisorOptions options = {});
-    ~ClientSupervisor();  // stops every client (no restarts); does not wait for the closes
+    // Stops every client (no restarts), then waits until the clients it closed have finished closing (at most the
+    // largest close_timeout + 500 ms; also for a first connection still in progress, which it then closes), so no
+    // client is left half-closed to a Runtime that stops next. It does not wait on one of the Runtime's own threads
+    // or when the Runtime runs a caller-supplied io_context.
+    ~ClientSupervisor();
     ClientSupervisor(const ClientSupervisor&) = delete;
     ClientSupervisor& operator=(const ClientSupervisor&) = delete;
 

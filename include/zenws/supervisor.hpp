@@ -152,7 +152,9 @@ public:
     // Removes a terminated child's spec.
     Status delete_child(const std::string& id);
     std::vector<ChildInfo> which_children() const;
-    // Stops every child in reverse start order. Idempotent.
+    // Stops every child in reverse start order. Idempotent. Called off the runtime's threads, it returns once the
+    // client_child() clients it closed have finished closing (each bounded by its spec's shutdown timeout);
+    // terminate_child and the destructor do the same.
     void stop();
 
     SupervisorState state() const noexcept;

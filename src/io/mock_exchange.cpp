@@ -735,7 +735,9 @@ Status MockExchange::Impl::open_acceptor() {
     if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return Error(Errc::transport_error, "mock exchange: cannot listen on 127.0.0.1:" + std::to_string(port) +
                                                     ": " + ec.message());
-    port = a->local_endpoint().port();
+    // Only the first open (in start(), before the loop thread runs) learns the port; a reopen after `refuse` binds
+    // the same port and must not write it: url()/port() read it from other threads without the strand.
+    if (port == 0) port = a->local_endpoint().port();
     acceptor = std::move(a);
     accept_loop();
     return {};
