@@ -1068,6 +1068,21 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         });
     }
 
+    // The io_context is being destroyed (see ClientRegistry): nothing runs any more. Mark the client closed (so
+    // releasing handles does not try to post a close) and drop the references that would keep it alive.
+    void detach_for_shutdown() {
+        state.store(State::closed, std::memory_order_release);
+        std::shared_ptr<Session> s;
+        std::function<void(const Error&)> done;
+        {
+            std::lock_guard lock(mutex);
+            s = std::move(session);
+            done = std::move(connect_done);
+        }
+        if (s) s->detach_events();
+        if (done) done(Error(Errc::not_connected, "the event loop was shut down before the connection was made"));
+    }
+
     // ---- members ------------------------------------------------------------------------------------------------
     Runtime& runtime;
     detail::Strand strand;
@@ -1176,6 +1191,44 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 // ---- Client ----------------------------------------------------------------------------------------------------
 
 namespace {
+
+// Knows every client of one io_context. When the io_context is destroyed with clients still connecting or closing,
+// their pending handlers are destroyed without running; the client ↔ session references (and a connecting client's
+// own handle, held until its connect completes) would then keep both alive forever. shutdown() runs before those
+// handlers are destroyed and breaks the references, so everything is freed.
+class ClientRegistry final : public asio::execution_context::service {
+public:
+    static asio::execution_context::id id;
+    explicit ClientRegistry(asio::execution_context& context) : asio::execution_context::service(context) {}
+
+    void add(const std::shared_ptr<Client::Impl>& impl) {
+        std::lock_guard lock(mutex_);
+        if (clients_.size() >= 64 && clients_.size() >= 2 * live_after_prune_) prune();
+        clients_.push_back(impl);
+    }
+
+private:
+    void prune() {
+        std::erase_if(clients_, [](const std::weak_ptr<Client::Impl>& w) { return w.expired(); });
+        live_after_prune_ = clients_.size();
+    }
+    void shutdown() override {
+        std::vector<std::weak_ptr<Client::Impl>> clients;
+        {
+            std::lock_guard lock(mutex_);
+            clients.swap(clients_);
+        }
+        for (auto& weak : clients) {
+            if (auto impl = weak.lock()) impl->detach_for_shutdown();
+        }
+    }
+
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<Client::Impl>> clients_;
+    std::size_t live_after_prune_ = 0;
+};
+asio::execution_context::id ClientRegistry::id;
+
 // What user-facing Client handles share: when the last handle goes away, the client is closed. The running client
 // keeps itself alive (its own shared_ptr) until the close completes.
 struct ClientOwner {
@@ -1197,6 +1250,7 @@ void Client::start(Runtime& runtime, Config config, Handlers handlers, std::func
         asio::post(runtime.context(), [done = std::move(done), e] { done(e); });
         return;
     }
+    asio::use_service<ClientRegistry>(runtime.context()).add(impl);
     auto owner = std::make_shared<ClientOwner>(impl);
     Client handle(std::shared_ptr<Impl>(owner, impl.get()));
     impl->connect_done = [handle = std::move(handle), done = std::move(done)](const Error& e) mutable {

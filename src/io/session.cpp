@@ -214,6 +214,8 @@ public:
 
     bool is_open() const noexcept override { return open_.load(std::memory_order_acquire); }
 
+    void detach_events() noexcept override { events_.reset(); }
+
     std::size_t queued_bytes() const noexcept override {
         std::lock_guard lock(write_mutex_);
         return staging_.bytes.size();

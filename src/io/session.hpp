@@ -69,6 +69,10 @@ public:
 
     virtual bool is_open() const noexcept = 0;
     virtual std::size_t queued_bytes() const noexcept = 0;
+
+    // The event loop is being destroyed (no handler runs any more): drop the reference to the client so that the
+    // pending handlers the loop destroys free the session and the client with it.
+    virtual void detach_events() noexcept = 0;
 };
 
 struct SessionParams {

@@ -12,6 +12,11 @@
 #include <future>
 #include <optional>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -203,6 +208,36 @@ TEST(ClientApi, UnansweredCustomHeartbeatClosesAndReconnects) {
     }
     EXPECT_GE(client->heartbeat_health().total_failures, 2u);
     client->close_and_wait(2s);
+}
+
+// Destroying the event loop while a client is still connecting completes the connect with not_connected and frees
+// the client (LeakSanitizer checks the freeing in the sanitizer build).
+TEST(ClientApi, DestroyingTheRuntimeWhileConnectingReleasesTheClient) {
+    int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ASSERT_EQ(::listen(listener, 8), 0);  // the kernel completes TCP; nobody ever answers the upgrade
+    socklen_t length = sizeof address;
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+
+    std::promise<Errc> outcome;
+    {
+        Runtime runtime(1);
+        Config config;
+        config.url = "ws://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/";
+        config.timeout = 10s;
+        config.retry_count = 0;
+        Client::start(runtime, config, {},
+                      [&](Result<Client> r) { outcome.set_value(r ? Errc::ok : r.error().code); });
+        std::this_thread::sleep_for(200ms);  // the upgrade request is out, the answer never comes
+    }
+    auto result = outcome.get_future();
+    ASSERT_EQ(result.wait_for(2s), std::future_status::ready);
+    EXPECT_EQ(result.get(), Errc::not_connected);
+    ::close(listener);
 }
 
 // The same call in its three asynchronous forms against the in-process Deribit mock: a callback, a std::future and
