@@ -77,10 +77,10 @@ struct Options {
     int crashes = 50;
     int crash_gap_ms = 100;     // > backoff.reset_after (50 ms): every restart takes the immediate path
     int drops = 50;
-    int sync_count = 20000;     // one at a time, per variant per round
-    int async_count = 200000;   // batched, per variant per round
+    int sync_count = 5000;      // one at a time, per variant per round
+    int async_count = 64000;    // batched, per variant per round
     int window = 64;
-    int rounds = 5;
+    int rounds = 15;
     int idle_clients = 10000;
     int idle_window_s = 10;
     bool skip_idle = false;
@@ -509,6 +509,7 @@ void print_recovery_row(const char* name, const Stats& s, const char* goal) {
 struct Cost {
     double wall_ns = 0, cpu_ns = 0, caller_cpu_ns = 0;  // per message
     double in_call_ns = -1;                             // batched: wall time inside the send call, per message
+    double in_call_cpu_ns = -1;                         // batched: calling thread CPU inside the send call
     int errors = 0;
 };
 
@@ -537,13 +538,14 @@ Cost timed(int n, F&& body) {
 }
 
 struct OverheadRow {
-    std::vector<double> wall, cpu, caller, in_call;
+    std::vector<double> wall, cpu, caller, in_call, in_call_cpu;
     int errors = 0;
     void add(const Cost& c) {
         wall.push_back(c.wall_ns);
         cpu.push_back(c.cpu_ns);
         caller.push_back(c.caller_cpu_ns);
         if (c.in_call_ns >= 0) in_call.push_back(c.in_call_ns);
+        if (c.in_call_cpu_ns >= 0) in_call_cpu.push_back(c.in_call_cpu_ns);
         errors += c.errors;
     }
 };
@@ -552,10 +554,12 @@ void print_overhead(const char* mode, const OverheadRow& bal, const OverheadRow&
     auto line = [&](const char* what, const std::vector<double>& b, const std::vector<double>& d) {
         if (b.empty() || d.empty()) return;
         double mb = median(b), md = median(d);
-        std::printf("| %-26s | %-36s | %10.0f | %10.0f | %5.2fx | %+9.0f |\n", mode, what, mb, md,
-                    md > 0 ? mb / md : 0.0, mb - md);
+        double nb = *std::min_element(b.begin(), b.end()), nd = *std::min_element(d.begin(), d.end());
+        std::printf("| %-26s | %-36s | %10.0f | %10.0f | %5.2fx | %+9.0f | %8.0f | %8.0f | %+9.0f |\n", mode, what,
+                    mb, md, md > 0 ? mb / md : 0.0, mb - md, nb, nd, nb - nd);
     };
-    line("time inside the call, ns/msg", bal.in_call, dir.in_call);
+    line("in-call thread CPU ns/msg", bal.in_call_cpu, dir.in_call_cpu);
+    line("in-call wall ns/msg", bal.in_call, dir.in_call);
     line("wall ns/msg", bal.wall, dir.wall);
     line("CPU ns/msg (whole process)", bal.cpu, dir.cpu);
     line("CPU ns/msg (calling thread)", bal.caller, dir.caller);
@@ -608,19 +612,27 @@ void measure_overhead(std::uint16_t port, const Options& o) {
     auto batched = [&](int n, Cost& cost, auto&& issue) {
         state.completed.store(0);
         state.errors.store(0);
-        std::int64_t in_call = 0;
+        std::int64_t in_call = 0, in_call_cpu = 0;
+        auto thread_ns = [] {
+            timespec ts{};
+            ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+            return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+        };
         for (int base = 0; base < n; base += o.window) {
             const int m = std::min(o.window, n - base);
             const std::int64_t target = base + m;
+            auto c0 = thread_ns();
             auto t0 = Clock::now();
             for (int i = base; i < base + m; ++i) issue(i, target);
             in_call += (Clock::now() - t0).count();
+            in_call_cpu += thread_ns() - c0;
             for (auto c = state.completed.load(std::memory_order_acquire); c < target;
                  c = state.completed.load(std::memory_order_acquire)) {
                 state.completed.wait(c, std::memory_order_acquire);
             }
         }
         cost.in_call_ns = static_cast<double>(in_call) / n;
+        cost.in_call_cpu_ns = static_cast<double>(in_call_cpu) / n;
         return state.errors.load();
     };
     auto bal_batch = [&](int n, Cost& cost) {
@@ -652,8 +664,8 @@ void measure_overhead(std::uint16_t port, const Options& o) {
         ba.add(timed(o.async_count, bal_batch));
         da.add(timed(o.async_count, dir_batch));
     }
-    std::printf("| mode                       | measure                              | balanced   | direct     | ratio  | added ns  |\n");
-    std::printf("|----------------------------|--------------------------------------|-----------:|-----------:|-------:|----------:|\n");
+    std::printf("| mode                       | measure                              | balanced   | direct     | ratio  | added ns  | min bal. | min dir. | added (min) |\n");
+    std::printf("|----------------------------|--------------------------------------|-----------:|-----------:|-------:|----------:|---------:|---------:|----------:|\n");
     print_overhead("one at a time (blocking)", bs, ds);
     char mode[64];
     std::snprintf(mode, sizeof mode, "batches of %d (async form)", o.window);
@@ -901,7 +913,7 @@ int main(int argc, char** argv) {
                 o.crash_gap_ms, restarts, drop_method.c_str(), static_cast<unsigned long long>(reconnects));
     std::fflush(stdout);
 
-    std::printf("## 2. send_balanced vs Client::send_text, 64 B JSON text without id, pool of 3, median of %d rounds\n\n",
+    std::printf("## 2. send_balanced vs Client::send_text, 64 B JSON text without id, pool of 3, median and min of %d interleaved rounds\n\n",
                 o.rounds);
     measure_overhead(server->port(), o);
     std::printf("\n(one at a time: %d messages per variant per round; batched: %d per round)\n\n", o.sync_count,
@@ -912,8 +924,8 @@ int main(int argc, char** argv) {
     server.reset();
     std::printf("## 3. %d supervised idle clients, ping_pong heartbeats, Runtime(1), %d s idle window\n\n",
                 o.idle_clients, o.idle_window_s);
-    std::printf("| clients, heartbeat                | connected | connect all, s | RSS KiB/client | heap KiB/client | RSS total MiB | idle CPU %% of a core | echo server CPU %% | heartbeat acks in window | missed |\n");
-    std::printf("|-----------------------------------|----------:|---------------:|---------------:|----------------:|--------------:|---------------------:|------------------:|------------------------:|-------:|\n");
+    std::printf("| clients, heartbeat                   | connected | connect all, s | RSS KiB/client | heap KiB/client | RSS total MiB | idle CPU %% of a core | echo server CPU %% | heartbeat acks in window | missed |\n");
+    std::printf("|--------------------------------------|----------:|---------------:|---------------:|----------------:|--------------:|---------------------:|------------------:|------------------------:|-------:|\n");
     std::vector<std::string> notes;
     struct Variant {
         int heartbeat_ms;
@@ -938,10 +950,10 @@ int main(int argc, char** argv) {
             else if (std::find(notes.begin(), notes.end(), l) == notes.end()) notes.push_back(l);
         }
         if (res.empty()) {
-            std::printf("| %-33s | (child failed) |\n", v.label);
+            std::printf("| %-36s | (child failed) |\n", v.label);
             continue;
         }
-        std::printf("| %-33s | %9s | %14s | %14s | %15s | %13s | %20s | %17s | %23s | %6s |\n", v.label,
+        std::printf("| %-36s | %9s | %14s | %14s | %15s | %13s | %20s | %17s | %23s | %6s |\n", v.label,
                     field(res, "connected").c_str(), field(res, "connect_s").c_str(),
                     field(res, "rss_kib_per_client").c_str(), field(res, "heap_kib_per_client").c_str(),
                     field(res, "rss_total_mib").c_str(), field(res, "cpu_pct").c_str(),

@@ -67,7 +67,7 @@ public:
     void commit(std::size_t n) noexcept { size_ += n; }
     void reserve(std::size_t total) {
         if (total <= capacity_) return;
-        std::size_t cap = capacity_ ? capacity_ : 4096;
+        std::size_t cap = capacity_ ? capacity_ : 256;  // heartbeat-only connections stay small
         while (cap < total) cap *= 2;
         auto fresh = std::make_unique_for_overwrite<std::uint8_t[]>(cap);
         if (size_) std::memcpy(fresh.get(), data_.get(), size_);
