@@ -4,6 +4,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" "$root/build"
+"$root/scripts/build.sh" "$root/build" -DZENWS_BUILD_TESTS=ON
 cd "$root/build"
 ctest --output-on-failure --timeout 300 -j 2 "$@"
