@@ -1,6 +1,8 @@
 // zenws/client.hpp — the WebSocket client: one logical connection to an endpoint, kept alive across failures.
 //
-// A Client is a cheap, copyable handle (all copies address the same connection). Every method is thread-safe and
+// A Client is a cheap, copyable handle (all copies address the same connection). Releasing the last handle closes
+// the client in the background; its handlers may still run until that close completes, so what they capture must
+// outlive it: call close_and_wait() first when that matters. Every method is thread-safe and
 // non-blocking except connect() and receive(), which say so. User handlers run on the connection's executor, never
 // inside the caller's send(). The async form of connect lives in zenws/async.hpp.
 #pragma once
