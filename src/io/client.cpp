@@ -426,7 +426,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void session_message(Session& s, Opcode op, std::string_view payload) override {
         if (crashed) return;
-        last_frame_at = Clock::now();
+        if (watch_idle) last_frame_at = Clock::now();  // only the idle timeout reads it
         std::string_view channel;
         if (op == Opcode::text) {
             if (config.heartbeat.type == HeartbeatType::custom && consume_custom_heartbeat(payload)) return;
@@ -523,7 +523,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     void session_ping(Session&, std::string_view) override {
-        last_frame_at = Clock::now();
+        if (watch_idle) last_frame_at = Clock::now();  // only the idle timeout reads it
         if (config.heartbeat.type == HeartbeatType::server_ping) {
             last_server_ping_at = Clock::now();
             acknowledge_heartbeat(std::chrono::microseconds(0));
@@ -531,7 +531,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     void session_pong(Session&, std::string_view payload) override {
-        last_frame_at = Clock::now();
+        if (watch_idle) last_frame_at = Clock::now();  // only the idle timeout reads it
         if (config.heartbeat.type == HeartbeatType::ping_pong && heartbeat_outstanding &&
             payload == heartbeat_payload) {
             heartbeat_outstanding = false;
@@ -660,7 +660,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     void start_idle_watch() {
-        if (config.idle_timeout.count() <= 0) return;
+        watch_idle = config.idle_timeout.count() > 0;
+        if (!watch_idle) return;
         last_frame_at = Clock::now();
         schedule_idle_check(heartbeat_generation);
     }
@@ -1180,6 +1181,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     std::string heartbeat_payload;
     Clock::time_point heartbeat_sent_at;
     Clock::time_point last_frame_at;
+    bool watch_idle = false;  // idle_timeout set: every frame refreshes last_frame_at
     SendCallback no_callback;
 
     mutable std::mutex stats_mutex;  // health, ping_rtt, request_rtt
