@@ -73,8 +73,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     };
 
     Impl(Runtime& runtime, Config cfg, Handlers h)
-        : runtime(runtime),
-          strand(asio::make_strand(runtime.context())),
+        : strand(asio::make_strand(runtime.context())),
           config(std::move(cfg)),
           handlers(std::move(h)),
           retry_timer(strand),
@@ -248,35 +247,30 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void finish_opening(const std::shared_ptr<Session>& s) {
         if (!is_current(*s)) return;
-        restore_subscriptions(*s);
+        restore_subscriptions();
         State from = flush_queue_and_go_live();
         opening = false;
         notify_state(from, State::connected, {});
         complete_connect({});
     }
 
-    void restore_subscriptions(Session& s) {
-        std::vector<SubscriptionMessage> messages;
-        {
-            std::lock_guard lock(subs_mutex);
-            if (!subs) {  // nothing was ever subscribed
-                ever_restored = true;
-                return;
-            }
-            if (!config.restore_subscriptions && ever_restored) {
-                // Not restoring: the channels of the previous connection are gone; forget them (the user
-                // re-subscribes), so nothing is sent and nothing stays pending.
-                subs->unsubscribe(subs->desired());
-            }
-            messages = subs->restore_messages();
-            if (!messages.empty() && ever_restored) ++subscription_restores;
+    // The restore goes through the same path as subscribe(): charged to the rate limiter, recorded, and abandoned
+    // (re-sent by the next restore) if it cannot be written.
+    void restore_subscriptions() {
+        std::lock_guard lock(subs_mutex);
+        if (!subs) {  // nothing was ever subscribed
             ever_restored = true;
+            return;
         }
-        for (auto& m : messages) {
-            requests_issued.store(true, std::memory_order_relaxed);
-            (void)s.send(Opcode::text, m.text, no_callback);
-            record(RecordDirection::out, Opcode::text, m.text);
+        if (!config.restore_subscriptions && ever_restored) {
+            // Not restoring: the channels of the previous connection are gone; forget them (the user
+            // re-subscribes), so nothing is sent and nothing stays pending.
+            subs->unsubscribe(subs->desired());
         }
+        std::vector<SubscriptionMessage> messages = subs->restore_messages();
+        if (!messages.empty() && ever_restored) ++subscription_restores;
+        ever_restored = true;
+        send_subscription_messages(std::move(messages));
     }
 
     void session_connect_failed(Session& s, const Error& error) override {
@@ -1085,7 +1079,6 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     // ---- members ------------------------------------------------------------------------------------------------
-    Runtime& runtime;
     detail::Strand strand;
     Config config;
     Handlers handlers;

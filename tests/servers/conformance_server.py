@@ -20,14 +20,13 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import socket
 import ssl
-import stat
 import struct
 import sys
-import threading
 import time
+
+from server_common import watch_stdin
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONT, TEXT, BIN, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -750,24 +749,6 @@ async def handle(reader, writer):
         return
     await conn.send(http_response(404, "Not Found", [], b"unknown path\n"))
     await conn.finish(None)
-
-
-def watch_stdin():
-    """Exit when stdin is a pipe and the parent closes it (the test process died or is done)."""
-    try:
-        if not stat.S_ISFIFO(os.fstat(0).st_mode):
-            return
-    except OSError:
-        return
-
-    def run():
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-    threading.Thread(target=run, daemon=True).start()
 
 
 async def main():

@@ -14,15 +14,13 @@
 # Server keepalive pings are off unless --ping.
 import argparse
 import asyncio
-import os
 import ssl
-import stat
-import sys
-import threading
 
 import logging
 
 import websockets
+
+from server_common import watch_stdin
 
 logging.getLogger("websockets").setLevel(logging.CRITICAL)
 
@@ -50,23 +48,6 @@ async def handler(ws, path=None):
             await ws.send(msg)
     except websockets.ConnectionClosed:
         pass
-
-
-def watch_stdin():
-    try:
-        if not stat.S_ISFIFO(os.fstat(0).st_mode):
-            return
-    except OSError:
-        return
-
-    def run():
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-    threading.Thread(target=run, daemon=True).start()
 
 
 async def main():

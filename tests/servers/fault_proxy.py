@@ -17,13 +17,12 @@
 #   active                   "OK <n>": connections currently open
 import argparse
 import asyncio
-import os
 import socket
-import stat
 import struct
 import sys
-import threading
 import time
+
+from server_common import watch_stdin
 
 
 class State:
@@ -188,23 +187,6 @@ async def on_control(r, w):
     except (ConnectionError, OSError):
         pass
     w.close()
-
-
-def watch_stdin():
-    try:
-        if not stat.S_ISFIFO(os.fstat(0).st_mode):
-            return
-    except OSError:
-        return
-
-    def run():
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-    threading.Thread(target=run, daemon=True).start()
 
 
 async def main():

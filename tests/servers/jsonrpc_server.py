@@ -43,14 +43,12 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import stat
-import sys
-import threading
 import time
 import urllib.parse
 
 import websockets
+
+from server_common import watch_stdin
 
 logging.getLogger("websockets").setLevel(logging.CRITICAL)
 
@@ -226,23 +224,6 @@ async def handler(ws, path=None):
     finally:
         for t in list(conn.tasks):
             t.cancel()
-
-
-def watch_stdin():
-    try:
-        if not stat.S_ISFIFO(os.fstat(0).st_mode):
-            return
-    except OSError:
-        return
-
-    def run():
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-    threading.Thread(target=run, daemon=True).start()
 
 
 async def main():
