@@ -1,5 +1,6 @@
 // connect_command.cpp — `zenws connect URL`, in the habits of websocat/wscat: stdin lines become messages,
-// received messages go to stdout one per line; events as JSON lines with --jsonl.
+// received messages go to stdout one per line; events as JSON lines with --jsonl. Status and error texts show URLs
+// redacted (Url::to_string / redact_url) and never a header value.
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -25,8 +26,10 @@ void add_connect_options(CLI::App& app, ConnectOptions& o) {
     app.add_option("-H,--header", o.headers, "Extra upgrade header 'Name: value' (repeatable)");
     app.add_option("--subprotocol", o.subprotocols, "Offer a subprotocol (repeatable)");
     app.add_option("--heartbeat", o.heartbeat, "ping_pong|deribit|server_ping[:INTERVAL_MS]");
-    app.add_option("--retry", o.retry, "Reconnect attempts per outage (0 = none)")->check(CLI::NonNegativeNumber);
-    app.add_option("--timeout", o.timeout_ms, "Per-attempt connect timeout in ms")->check(CLI::PositiveNumber);
+    app.add_option("--retry", o.retry, "Reconnect attempts per outage (0 = none)")
+        ->check(int_range(0, 1'000'000, "reconnect attempts"));
+    app.add_option("--timeout", o.timeout_ms, "Per-attempt connect timeout in ms")
+        ->check(int_range(1, 86'400'000, "milliseconds"));
     app.add_option("--cafile", o.cafile, "PEM file of trusted CAs for wss");
     app.add_flag("--insecure", o.insecure, "DANGER: do not verify the server certificate (tests only)");
     app.add_option("--record", o.record, "Record every frame to this JSON-lines file");
@@ -86,15 +89,11 @@ int run_connect(const ConnectOptions& o) {
     config.subprotocols = o.subprotocols;
     config.record_to = o.record;
     config.send_policy = SendPolicy::buffer;  // lines typed during a reconnect are sent after it
-    for (const auto& h : o.headers) {
-        auto colon = h.find(':');
-        if (colon == std::string::npos) {
-            std::fprintf(stderr, "zenws: invalid --header '%s': expected 'Name: value'\n", h.c_str());
+    for (std::size_t i = 0; i < o.headers.size(); ++i) {
+        if (auto st = add_header_option(o.headers[i], i, config); !st) {
+            std::fprintf(stderr, "zenws: %s\n", st.error().message.c_str());
             return 2;
         }
-        std::string value = h.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(' '));
-        config.headers.emplace_back(h.substr(0, colon), value);
     }
     if (auto st = apply_heartbeat(o.heartbeat, config); !st) {
         std::fprintf(stderr, "zenws: %s\n", st.error().explain().c_str());
@@ -141,7 +140,9 @@ int run_connect(const ConnectOptions& o) {
         const Error& e = connected.error();
         out.event("error", "\"error\":" + json_quote(std::string(e.name())) + ",\"message\":" + json_quote(e.message),
                   "");
-        std::fprintf(stderr, "zenws: %s\n", e.explain().c_str());
+        // One line; with --retry 0 it says that no further attempt was made (the suggestion may call it retryable).
+        std::fprintf(stderr, "zenws: %s%s\n", e.explain().c_str(),
+                     o.retry == 0 && e.retryable() ? " (--retry 0: one attempt only; pass --retry N to try again)" : "");
         return e.code == Errc::invalid_config ? 2 : 1;
     }
     client = connected.value();
@@ -170,7 +171,10 @@ int run_connect(const ConnectOptions& o) {
         done_cv.wait(lock, [&] { return finished; });
     }
     if (final_error && final_error.code != Errc::closed_by_user && final_error.code != Errc::closed_by_peer) {
-        std::fprintf(stderr, "zenws: %s\n", final_error.explain().c_str());
+        std::fprintf(stderr, "zenws: %s%s\n", final_error.explain().c_str(),
+                     o.retry == 0 && final_error.retryable()
+                         ? " (--retry 0: no reconnect was attempted; pass --retry N to reconnect)"
+                         : "");
         return 3;
     }
     if (final_error.code == Errc::closed_by_peer && final_error.close_code != close_code::normal &&

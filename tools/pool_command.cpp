@@ -3,7 +3,7 @@
 // printed; any other line prints "ok" once written. Output lines come in input order. A live status table on stderr
 // when it is a terminal, plain status lines on stderr every --status-every seconds otherwise. Exits on stdin EOF
 // once every pending request completed: 0 when every line succeeded, 1 when a line failed or nothing connected,
-// 2 on a usage/configuration error.
+// 2 on a usage/configuration error. URLs are printed redacted (redact_url).
 #include <CLI/CLI.hpp>
 
 #include <atomic>
@@ -25,6 +25,7 @@
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/runtime.hpp"
+#include "zenws/url.hpp"
 
 namespace zenws::tool {
 
@@ -32,14 +33,16 @@ void add_pool_options(CLI::App& app, PoolOptions& o) {
     app.add_option("urls", o.urls, "ws:// or wss:// URLs (one or more)")->required()->expected(1, -1);
     app.add_option("--size", o.size, "Clients per URL (default 1)")->check(CLI::Range(1, 64));
     app.add_option("--heartbeat", o.heartbeat, "ping_pong|deribit|server_ping[:INTERVAL_MS]");
-    app.add_option("--retry", o.retry, "Reconnect attempts per outage (0 = none)")->check(CLI::NonNegativeNumber);
-    app.add_option("--timeout", o.timeout_ms, "Per-attempt connect timeout in ms")->check(CLI::PositiveNumber);
+    app.add_option("--retry", o.retry, "Reconnect attempts per outage (0 = none)")
+        ->check(int_range(0, 1'000'000, "reconnect attempts"));
+    app.add_option("--timeout", o.timeout_ms, "Per-attempt connect timeout in ms")
+        ->check(int_range(1, 86'400'000, "milliseconds"));
     app.add_option("--request-timeout", o.request_timeout_ms, "Per-attempt request timeout in ms")
-        ->check(CLI::PositiveNumber);
+        ->check(int_range(1, 86'400'000, "milliseconds"));
     app.add_option("--cafile", o.cafile, "PEM file of trusted CAs for wss");
     app.add_flag("--insecure", o.insecure, "DANGER: do not verify the server certificate (tests only)");
     app.add_option("--status-every", o.status_every_s, "Seconds between plain status lines on stderr (0 = none)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(int_range(0, 86'400, "seconds"));
     app.add_flag("-q,--quiet", o.quiet, "No status output on stderr");
 }
 
@@ -109,7 +112,8 @@ int run_pool(const PoolOptions& o) {
             return 2;
         }
         if (auto st = c.validate(); !st) {
-            std::fprintf(stderr, "zenws: invalid url '%s': %s\n", url.c_str(), st.error().explain().c_str());
+            std::fprintf(stderr, "zenws: invalid url '%s': %s\n", redact_url(url).c_str(),
+                         st.error().explain().c_str());
             return 2;
         }
         configs.push_back(std::move(c));
@@ -137,17 +141,17 @@ int run_pool(const PoolOptions& o) {
             std::string name = "c" + std::to_string(members.size() + 1);
             if (!h) {
                 if (h.error().code == Errc::invalid_config) {
-                    std::fprintf(stderr, "zenws: invalid url '%s': %s\n", configs[u].url.c_str(),
+                    std::fprintf(stderr, "zenws: invalid url '%s': %s\n", redact_url(configs[u].url).c_str(),
                                  h.error().explain().c_str());
                     return 2;
                 }
-                std::fprintf(stderr, "zenws: %s could not connect to %s: %s\n", name.c_str(), configs[u].url.c_str(),
-                             h.error().explain().c_str());
+                std::fprintf(stderr, "zenws: %s could not connect to %s: %s\n", name.c_str(),
+                             redact_url(configs[u].url).c_str(), h.error().explain().c_str());
                 continue;
             }
             members.push_back({name, h.value()});
             if (!o.quiet && !live) {
-                std::fprintf(stderr, "zenws: %s connected to %s\n", name.c_str(), configs[u].url.c_str());
+                std::fprintf(stderr, "zenws: %s connected to %s\n", name.c_str(), redact_url(configs[u].url).c_str());
             }
         }
     }
@@ -167,7 +171,7 @@ int run_pool(const PoolOptions& o) {
             for (const auto& m : members) {
                 StatusRow r = status_row(m.name, m.handle);
                 ClientMetrics met = m.handle.metrics();
-                r.extra = m.handle.client().valid() ? m.handle.client().config().url : "";
+                r.extra = m.handle.client().valid() ? redact_url(m.handle.client().config().url) : "";
                 rows.push_back(format_row(r));
                 plain += " " + m.name + "=" + r.state + " restarts " + std::to_string(r.restarts) + " in " +
                          std::to_string(r.in) + " out " + std::to_string(r.out) + " p50 " +

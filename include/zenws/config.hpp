@@ -2,7 +2,7 @@
 //
 // Every ZenWebsocket option with its default, plus what a 24/7 client needs on top (jitter, heartbeat threshold,
 // idle timeout, message size, send queue, TLS, fallback URLs). validate() names the failing field. to_string()
-// redacts header values so credentials never reach a log.
+// redacts header values, URL query values and userinfo so credentials never reach a log.
 #pragma once
 
 #include <chrono>
@@ -16,6 +16,7 @@
 
 #include "zenws/error.hpp"
 #include "zenws/handshake.hpp"
+#include "zenws/redact.hpp"
 
 namespace zenws {
 
@@ -52,6 +53,17 @@ struct HeartbeatConfig {
     // custom
     std::string custom_message;
     std::function<bool(std::string_view)> custom_matcher;
+};
+
+// Kernel-level liveness for every connection (SO_KEEPALIVE + TCP_USER_TIMEOUT): a peer that vanished (a half-open
+// link, a blackholed route) is noticed within idle + interval * count even with no heartbeat configured, and data
+// left unacknowledged for that long fails the connection too. The defaults notice a dead link within 80 s.
+struct TcpKeepalive {
+    bool enabled = true;
+    std::chrono::seconds idle{30};       // silence before the first probe
+    std::chrono::seconds interval{10};   // between probes
+    int count = 5;                       // unanswered probes before the link counts as dead
+    std::chrono::seconds bound() const noexcept { return idle + interval * count; }
 };
 
 enum class SendPolicy : std::uint8_t {
@@ -93,6 +105,23 @@ struct Config {
     std::string origin;
     std::vector<std::string> subprotocols;
     milliseconds close_timeout{1000};             // how long to wait for the close handshake / TCP close
+    TcpKeepalive tcp_keepalive;                   // kernel liveness probes (on by default)
+    // JSON members whose values recordings replace with "[REDACTED]" (any depth, ASCII case-insensitive); empty =
+    // record verbatim. The default covers secrets, tokens, signatures, passwords, api keys and listen keys.
+    std::vector<std::string> record_redact_fields = default_redact_fields();
+
+    // ---- the flap guard (docs/resilience.md) ----
+    // A connection counts as stable once it stayed up this long (or, with stable_on_first_message, once it
+    // delivered a data message). Only the loss of a stable connection starts a fresh retry ladder with an
+    // immediate attempt; a connection that drops earlier continues the ladder (and the retry_count budget) of the
+    // outage before it, so a server that accepts and drops at once is not hammered. 0 = every upgrade is stable.
+    milliseconds stable_after{10000};
+    bool stable_on_first_message = false;
+    // Never two attempts to the same endpoint closer than this, even right after a success. 0 = no floor.
+    milliseconds min_attempt_interval{250};
+    // A Retry-After on a 429/503 upgrade answer (or an exchange's rate-limit close) sets the floor of the next
+    // delay, capped at this.
+    milliseconds max_retry_after{60000};
     // How Client::subscribe() talks to the venue; null = Deribit (ZenWebsocket's only dialect).
     std::shared_ptr<const SubscriptionDialect> subscription_dialect;
     // Outgoing rate limit (reject or delay); null = none. Buckets may be shared by several clients.

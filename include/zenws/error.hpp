@@ -83,6 +83,8 @@ enum class Errc : std::uint16_t {
     handler_exception,
     // more request errors
     invalid_request,        // a request without a JSON object / id
+    // lifetime
+    runtime_stopped,        // the Runtime the client ran on was destroyed: nothing can be sent or received any more
 };
 
 // The facts behind an Error. All optional; empty strings/zero mean "not applicable".
@@ -106,8 +108,9 @@ struct Error {
 
     explicit operator bool() const noexcept { return code != Errc::ok; }
     ErrorCategory category() const noexcept;
-    // Can retrying (reconnecting) help? Transport, TLS alerts, timeouts, 5xx/429 statuses, server restarts: yes.
-    // Bad configuration, authentication, our own protocol violations, certificate rejection: no.
+    // Can retrying (reconnecting) help? Transport, TLS alerts, timeouts, 5xx/429 statuses, server restarts, a
+    // server's RFC 6455 violations (1002/1007/1009 sent by us because of what the server sent): yes. Bad
+    // configuration, authentication, certificate rejection, a stopped runtime: no.
     bool retryable() const noexcept;
     // A human explanation with a suggestion, e.g. "Connection refused by 127.0.0.1:9: check that the server is
     // running and the URL is correct".

@@ -113,7 +113,7 @@ public:
     void reset();  // back to the initial state (new connection)
 
 private:
-    bool fail(std::uint16_t code, const char* reason);
+    bool fail(std::uint16_t code, std::string_view reason);
     bool handle_control(Opcode op, std::string_view payload, FrameEvents& events);
 
     DecoderLimits limits_;

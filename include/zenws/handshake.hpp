@@ -60,6 +60,12 @@ struct HandshakeOutcome {
 
 // Checks a complete response against the request: 101, Upgrade: websocket, Connection: upgrade,
 // Sec-WebSocket-Accept, no extension we did not offer (we offer none), a subprotocol only if offered.
+// A Retry-After value (RFC 9110 10.2.3) in seconds: delay-seconds, or an IMF-fixdate HTTP-date measured against the
+// response's Date header when there is one (the server's clock), else against `now_unix` (default: the system
+// clock); a date in the past is 0. std::nullopt when the value is neither form.
+std::optional<int> parse_retry_after(std::string_view value, std::optional<std::string_view> date_header = {},
+                                     std::optional<std::int64_t> now_unix = {});
+
 // A non-101 answer yields Errc::http_status with status, reason, body prefix and Retry-After.
 Result<HandshakeOutcome> validate_handshake_response(const HandshakeResponse& response, std::string_view key,
                                                      const std::vector<std::string>& offered_subprotocols);

@@ -66,6 +66,8 @@ struct MockStatus {
     const EndedSession* find_ended(std::uint64_t id) const;
 };
 
+// status_503/429: that HTTP answer; bad_accept: a 101 with a wrong Sec-WebSocket-Accept; no_101: the upgrade request
+// is read and never answered (the socket stays open until the client gives up or the server stops).
 enum class HandshakeFault : std::uint8_t { none, status_503, status_429, bad_accept, no_101 };
 
 class MockExchange {

@@ -13,6 +13,9 @@
 //   data as a JSON object with those members.
 // The caller decides what is recorded; the client leaves out heartbeat frames (Deribit public/test + test_request,
 // ping/pong), like the original: recordings hold application traffic only.
+// Secrets: RecordWriter redacts the values of secret JSON members (client_secret, access_token, signature, ...: see
+// RecordWriterOptions::redact_fields and zenws/redact.hpp) in text frames before they are written, and creates the
+// file with mode 0600.
 #pragma once
 
 #include <chrono>
@@ -23,8 +26,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "zenws/error.hpp"
+#include "zenws/redact.hpp"
 
 namespace zenws {
 
@@ -148,6 +153,10 @@ struct RecordWriterOptions {
     bool flush_on_crash = true;
     // With flush_on_crash: install the process-wide handlers on the first open (once per process).
     bool install_crash_handlers = true;
+    // JSON member names whose values are replaced by "[REDACTED]" in text frames (any depth, ASCII
+    // case-insensitive; see zenws/redact.hpp). Empty = record everything verbatim. A message in which no field name
+    // appears quoted is not copied.
+    std::vector<std::string> redact_fields = default_redact_fields();
 };
 
 // Records frames to a JSON-lines file. record() is cheap for the caller: it formats the line and copies it into a
@@ -191,14 +200,15 @@ public:
     RecordWriter(const RecordWriter&) = delete;
     RecordWriter& operator=(const RecordWriter&) = delete;
 
-    // Creates or TRUNCATES the file. Errc::invalid_config (field "record_to", sys_errno set) when the directory is
-    // missing or the file cannot be opened; also when already open.
+    // Creates (mode 0600, whatever the umask) or TRUNCATES the file; an existing regular file is set to 0600 too.
+    // Errc::invalid_config (field "record_to", sys_errno set) when the directory is missing or the file cannot be
+    // opened; also when already open.
     Status open(const std::string& path);
     bool is_open() const noexcept;
     const std::string& path() const noexcept;
 
     // For type close, data is the close frame payload as on the wire (2-byte big-endian code + UTF-8 reason;
-    // empty = code 1005). Ignored (counted as dropped) when not open.
+    // empty = code 1005). Ignored (counted as dropped) when not open. Text data is redacted (redact_fields).
     void record(RecordDirection dir, RecordType type, std::string_view data, std::chrono::system_clock::time_point ts);
     void record(RecordDirection dir, RecordType type, std::string_view data) {
         record(dir, type, data, std::chrono::system_clock::now());

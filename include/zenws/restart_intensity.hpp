@@ -56,23 +56,32 @@ class RestartDelay {
 public:
     explicit RestartDelay(RestartBackoffOptions options = {}, std::uint64_t seed = random_backoff_seed());
 
-    // The child was (re)started successfully at `now`.
-    void started(SteadyTime now) noexcept { started_at_ = now; }
+    // The child's client connected at `now` (its first connection, or one of its own reconnects).
+    void started(SteadyTime now) noexcept { up_since_ = now; }
+    // Its connection was lost at `now`. A connection that lasted reset_after or longer marks the child stable.
+    void disconnected(SteadyTime now) noexcept {
+        if (up_since_ && now - *up_since_ >= options_.reset_after) stable_ = true;
+        up_since_.reset();
+    }
     // The child crashed (or failed to start) at `now`: how long to wait before restarting it. The first crash is
-    // restarted at once, later ones in a row back off exponentially up to the cap.
+    // restarted at once, later ones in a row back off exponentially up to the cap. Only a connection that stayed
+    // up for reset_after (before the crash, or still up at it) starts the ladder over: a child that keeps
+    // connecting and dropping (a flapping endpoint) keeps backing off however long it has been flapping.
     std::chrono::milliseconds crashed(SteadyTime now);
     // Crashes in a row since the last reset (a stable run longer than reset_after resets).
     int consecutive() const noexcept { return backoff_.attempts(); }
     void reset() noexcept {
         backoff_.reset();
-        started_at_.reset();
+        up_since_.reset();
+        stable_ = false;
     }
     const RestartBackoffOptions& options() const noexcept { return options_; }
 
 private:
     RestartBackoffOptions options_;
     ReconnectBackoff backoff_;
-    std::optional<SteadyTime> started_at_;
+    std::optional<SteadyTime> up_since_;
+    bool stable_ = false;
 };
 
 }  // namespace zenws

@@ -224,7 +224,8 @@ public:
     int restarts() const;
     ClientMetrics metrics() const;  // of the current client (default metrics when none)
 
-    // Forwarded to the current client; Errc::not_connected when there is none.
+    // Forwarded to the current client. With none (restarting, parked, stopped) they fail with Errc::not_connected
+    // and call `done` once with that error at once, on the caller's thread.
     Status send_text(std::string_view text, SendCallback done = {}) const;
     Status send_binary(std::string_view data, SendCallback done = {}) const;
     void request(std::string text, Client::ReplyCallback done, std::chrono::milliseconds timeout = {}) const;

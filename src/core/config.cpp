@@ -1,6 +1,6 @@
 // config.cpp — owns Config::validate() (first failing field, in declaration order), Config::to_string() (one
-// key=value per line, header values redacted) and the ready-made profiles low_latency / market_data / hft
-// (documented in docs/profiles.md).
+// key=value per line, header values and URL query values/userinfo redacted) and the ready-made profiles
+// low_latency / market_data / hft (documented in docs/profiles.md).
 #include "zenws/config.hpp"
 
 #include <array>
@@ -141,9 +141,11 @@ Status check_url(const std::string& text, const std::string& field) {
     auto parsed = parse_url(text);
     if (parsed) return {};
     Error e = relabel_url_error(parsed.error(), field);
-    // Name the bad value unless the parser's explanation already quotes it.
-    if (e.message.find(text) == std::string::npos || text.empty()) {
-        e.message += " (got " + quoted(text) + ")";
+    // Name the bad value (redacted: query values and userinfo are credentials) unless the parser's explanation
+    // already quotes it.
+    const std::string shown = redact_url(text);
+    if (e.message.find(shown) == std::string::npos || text.empty()) {
+        e.message += " (got " + quoted(shown) + ")";
     }
     return e;
 }
@@ -252,6 +254,23 @@ Status Config::validate() const {
                 return config_error(field, "subprotocol " + quoted(subprotocols[i]) + " is offered twice");
     }
     if (close_timeout.count() <= 0) return config_error("close_timeout", "must be > 0, got " + ms(close_timeout));
+    if (tcp_keepalive.enabled) {
+        if (tcp_keepalive.idle.count() < 1 || tcp_keepalive.idle.count() > 32767)
+            return config_error("tcp_keepalive.idle",
+                                "must be in 1..32767 s, got " + std::to_string(tcp_keepalive.idle.count()) + "s");
+        if (tcp_keepalive.interval.count() < 1 || tcp_keepalive.interval.count() > 32767)
+            return config_error("tcp_keepalive.interval", "must be in 1..32767 s, got " +
+                                                              std::to_string(tcp_keepalive.interval.count()) + "s");
+        if (tcp_keepalive.count < 1 || tcp_keepalive.count > 127)
+            return config_error("tcp_keepalive.count",
+                                "must be in 1..127, got " + std::to_string(tcp_keepalive.count));
+    }
+    if (stable_after.count() < 0)
+        return config_error("stable_after", "must be >= 0 (0 = every upgrade is stable), got " + ms(stable_after));
+    if (min_attempt_interval.count() < 0)
+        return config_error("min_attempt_interval", "must be >= 0 (0 = no floor), got " + ms(min_attempt_interval));
+    if (max_retry_after.count() < 0)
+        return config_error("max_retry_after", "must be >= 0 (0 = ignore Retry-After), got " + ms(max_retry_after));
     return {};
 }
 
@@ -264,18 +283,18 @@ std::string Config::to_string() const {
         out += '\n';
     };
     auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
-    auto list = [&out, &line](std::string_view key, const std::vector<std::string>& items) {
+    auto list = [&out, &line](std::string_view key, const std::vector<std::string>& items, bool urls = false) {
         if (items.empty()) {
             line(key, "[]");
             return;
         }
         for (std::size_t i = 0; i < items.size(); ++i) {
             out += key;
-            out += '[' + std::to_string(i) + "]=" + escape(items[i]) + '\n';
+            out += '[' + std::to_string(i) + "]=" + escape(urls ? redact_url(items[i]) : items[i]) + '\n';
         }
     };
 
-    line("url", escape(url));
+    line("url", escape(redact_url(url)));
     if (headers.empty()) line("headers", "[]");
     for (std::size_t i = 0; i < headers.size(); ++i)
         line("headers[" + std::to_string(i) + "]", escape(headers[i].first) + ": [REDACTED]");
@@ -308,10 +327,19 @@ std::string Config::to_string() const {
     line("tls.cert_file", escape(tls.cert_file));
     line("tls.key_file", escape(tls.key_file));
     list("tls.alpn", tls.alpn);
-    list("fallback_urls", fallback_urls);
+    list("fallback_urls", fallback_urls, true);
     line("origin", escape(origin));
     list("subprotocols", subprotocols);
     line("close_timeout", ms(close_timeout));
+    line("tcp_keepalive.enabled", flag(tcp_keepalive.enabled));
+    line("tcp_keepalive.idle", std::to_string(tcp_keepalive.idle.count()) + "s");
+    line("tcp_keepalive.interval", std::to_string(tcp_keepalive.interval.count()) + "s");
+    line("tcp_keepalive.count", std::to_string(tcp_keepalive.count));
+    line("stable_after", ms(stable_after));
+    line("stable_on_first_message", flag(stable_on_first_message));
+    line("min_attempt_interval", ms(min_attempt_interval));
+    line("max_retry_after", ms(max_retry_after));
+    list("record_redact_fields", record_redact_fields);
     return out;
 }
 
@@ -327,6 +355,8 @@ Config Config::low_latency(std::string url) {
     c.retry_delay = milliseconds{100};
     c.max_backoff = milliseconds{250};
     c.retry_count = 40;  // ~10 s of outage covered at 250 ms spacing before giving up
+    c.min_attempt_interval = milliseconds{100};
+    c.stable_after = milliseconds{5000};
     c.backoff_jitter = true;
     c.heartbeat.type = HeartbeatType::ping_pong;
     c.heartbeat.interval = milliseconds{1000};
@@ -364,6 +394,7 @@ Config Config::hft(std::string url) {
     c.max_backoff = milliseconds{1000};
     c.backoff_jitter = true;
     c.latency_buffer_size = 500;
+    c.min_attempt_interval = milliseconds{100};
     c.heartbeat.type = HeartbeatType::ping_pong;
     c.heartbeat.interval = milliseconds{5000};
     c.heartbeat.failure_threshold = 2;

@@ -15,6 +15,7 @@
 #include "zenws/adapters/venue.hpp"
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
+#include "zenws/redact.hpp"
 
 namespace zenws::adapters {
 
@@ -395,6 +396,12 @@ Error map_error(Error e) {
 
 namespace {
 
+// Error::raw keeps the server's text for diagnosis, with secret members (tokens, ...) redacted: applications log it.
+std::string raw_for_error(std::string_view text) {
+    static const JsonRedactor redactor;
+    return redactor.redacted(text);
+}
+
 // The "result" of a reply, or the text itself when it is not an envelope. Error replies become errors.
 Result<std::string_view> result_of(std::string_view reply) {
     JsonEnvelope env = scan_json(reply);
@@ -404,7 +411,7 @@ Result<std::string_view> result_of(std::string_view reply) {
         if (auto m = json_unescape(env.error_message)) {
             e.message = "server answered with error " + std::to_string(e.rpc_code) + ": " + *m;
         }
-        e.raw.assign(reply);
+        e.raw = raw_for_error(reply);
         return map_error(std::move(e));
     }
     if (env.valid && env.has_result) return env.result_raw;
@@ -414,7 +421,7 @@ Result<std::string_view> result_of(std::string_view reply) {
 
 Error shape_error(std::string_view what, std::string_view raw) {
     Error e(Errc::invalid_request, "unexpected result shape: expected " + std::string(what));
-    e.raw.assign(raw.substr(0, 512));
+    e.raw = raw_for_error(raw.substr(0, 512));  // an auth result of the wrong shape may still hold a token
     return e;
 }
 

@@ -66,6 +66,7 @@ std::string_view to_string(Errc e) noexcept {
         case Errc::not_found: return "not_found";
         case Errc::handler_exception: return "handler_exception";
         case Errc::invalid_request: return "invalid_request";
+        case Errc::runtime_stopped: return "runtime_stopped";
     }
     return "unknown";
 }
@@ -103,7 +104,8 @@ ErrorCategory Error::category() const noexcept {
         case Errc::closed_by_peer:
         case Errc::closed_by_user: return ErrorCategory::closed;
         case Errc::not_connected:
-        case Errc::queue_full: return ErrorCategory::not_connected;
+        case Errc::queue_full:
+        case Errc::runtime_stopped: return ErrorCategory::not_connected;
         case Errc::rate_limited: return ErrorCategory::rate_limited;
         case Errc::auth_failed: return ErrorCategory::auth;
         case Errc::disconnected:
@@ -136,6 +138,11 @@ bool Error::retryable() const noexcept {
         case Errc::rate_limited:           // after backing off
         case Errc::not_connected:
         case Errc::queue_full:
+        // The server broke RFC 6455 (we closed with 1002/1007/1009): a fresh connection usually works, and the flap
+        // guard keeps a server that does it every time from being hammered.
+        case Errc::protocol_violation:
+        case Errc::invalid_utf8:
+        case Errc::message_too_big:
             return true;
         case Errc::http_status:
             // 5xx (server trouble) and 429 (slow down) are worth retrying; 4xx is a request problem.
@@ -175,10 +182,11 @@ std::string Error::explain() const {
             break;
         case Errc::connection_reset:
         case Errc::eof_without_close:
-            suggestion = "the link dropped; zenws reconnects automatically if reconnect_on_error is set";
+            suggestion = "the link dropped; a new connection usually works (zenws reconnects by itself only while "
+                         "retry_count allows and reconnect_on_error is set)";
             break;
         case Errc::network_unreachable: suggestion = "check network connectivity, routes and VPN status"; break;
-        case Errc::transport_error: suggestion = "check network connectivity; the error is retried"; break;
+        case Errc::transport_error: suggestion = "check network connectivity; a new connection may work"; break;
         case Errc::tls_handshake_failed:
             suggestion = "check that the server speaks TLS on this port and supports TLS 1.2+ and ALPN http/1.1";
             break;
@@ -215,14 +223,21 @@ std::string Error::explain() const {
         case Errc::invalid_utf8:
             suggestion = "the server sent frames that break RFC 6455; report it to the server's operator";
             break;
-        case Errc::message_too_big: suggestion = "raise max_message_size if such messages are expected"; break;
+        case Errc::message_too_big:
+            // The limit is our own max_message_size: not the server's fault. Drop the generic "server violated
+            // RFC 6455" lead-in the connection puts in front of the decoder's reason.
+            if (constexpr std::string_view lead = "server violated RFC 6455: "; what.starts_with(lead))
+                what = "incoming " + what.substr(lead.size());
+            suggestion = "the limit is this client's max_message_size; raise it if such messages are expected";
+            break;
         case Errc::connect_timeout:
             suggestion = "check network connectivity or increase the timeout configuration";
             break;
         case Errc::request_timeout: suggestion = "no reply before request_timeout; raise it or check the server"; break;
         case Errc::close_timeout: suggestion = "the server did not finish the close handshake in time"; break;
         case Errc::heartbeat_timeout:
-            suggestion = "the link looks dead (no heartbeat answers); zenws closes and reconnects";
+            suggestion = "the link looks dead (no heartbeat answers); zenws closes it and reconnects while "
+                         "retry_count allows";
             break;
         case Errc::closed_by_peer: suggestion = "the server closed the connection; see the close code and reason"; break;
         case Errc::closed_by_user: suggestion = "the connection was closed by this program"; break;
@@ -239,15 +254,24 @@ std::string Error::explain() const {
         case Errc::retries_exhausted:
             suggestion = "the endpoint stayed unreachable; raise retry_count or check the server";
             break;
-        case Errc::not_found: suggestion = "the handle does not refer to a live client"; break;
+        case Errc::not_found:
+            // replay_recording / recording_metadata name the field "path": a file, not a client handle.
+            suggestion = field == "path" ? "check that the file exists and is readable"
+                                         : "the handle does not refer to a live client";
+            break;
         case Errc::handler_exception: suggestion = "a user callback threw; fix the callback"; break;
         case Errc::invalid_request:
             suggestion = "a request must be a JSON object with an integer or string \"id\"";
             break;
+        case Errc::runtime_stopped:
+            suggestion = "the Runtime was destroyed before this client; keep the Runtime alive as long as its clients";
+            break;
     }
     std::string facts;
     if (http_status) facts += " [HTTP " + std::to_string(http_status) + (http_reason.empty() ? "" : " " + http_reason) + "]";
-    if (close_code) facts += " [close " + std::to_string(close_code) + (close_reason.empty() ? "" : " " + close_reason) + "]";
+    if (close_code)
+        facts += " [close " + std::to_string(close_code) +
+                 (close_reason.empty() || what.find(close_reason) != std::string::npos ? "" : " " + close_reason) + "]";
     if (!tls_detail.empty() && what.find(tls_detail) == std::string::npos) facts += " [" + tls_detail + "]";
     return with_detail(what + facts, suggestion);
 }

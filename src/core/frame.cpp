@@ -205,7 +205,7 @@ void FrameDecoder::reset() {
     close_received_ = false;
 }
 
-bool FrameDecoder::fail(std::uint16_t code, const char* reason) {
+bool FrameDecoder::fail(std::uint16_t code, std::string_view reason) {
     fail_code_ = code;
     fail_reason_ = reason;
     bytes_needed_ = 0;
@@ -328,7 +328,11 @@ std::size_t FrameDecoder::feed(const std::uint8_t* data, std::size_t size, Frame
             const std::uint64_t already = continuation ? assembly_.size() : 0;
             if (payload_size > limits_.max_message_size - std::min(already, limits_.max_message_size) ||
                 payload_size > std::numeric_limits<std::size_t>::max() - max_client_frame_header_size - already) {
-                fail(close_code::message_too_big, "message exceeds the maximum message size");
+                // Our own limit, not a server fault: say which one (the text is also the close reason, <= 123 bytes).
+                fail(close_code::message_too_big, "message of " + std::string(continuation ? "at least " : "") +
+                                                      std::to_string(already + payload_size) +
+                                                      " bytes exceeds max_message_size (" +
+                                                      std::to_string(limits_.max_message_size) + " bytes)");
                 return size;
             }
         }

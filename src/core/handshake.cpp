@@ -2,6 +2,10 @@
 // text, the incremental parse of the response head, and its validation against what we asked for.
 #include "zenws/handshake.hpp"
 
+#include <chrono>
+#include <limits>
+#include <optional>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -243,6 +247,68 @@ ResponseParse parse_handshake_response(std::string_view bytes, std::size_t max_h
     return result;
 }
 
+namespace {
+
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 5.6.7) to seconds since the Unix epoch.
+std::optional<std::int64_t> parse_http_date(std::string_view v) {
+    v = trim_ows(v);
+    if (v.size() != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+        v[19] != ':' || v[22] != ':' || v.substr(25) != " GMT") {
+        return std::nullopt;
+    }
+    auto num = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+        int x = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (v[i] < '0' || v[i] > '9') return std::nullopt;
+            x = x * 10 + (v[i] - '0');
+        }
+        return x;
+    };
+    static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    auto m = months.find(v.substr(8, 3));
+    auto day = num(5, 2), year = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+    if (m == std::string_view::npos || m % 3 != 0 || !day || !year || !hh || !mm || !ss) return std::nullopt;
+    if (*day < 1 || *day > 31 || *hh > 23 || *mm > 59 || *ss > 60) return std::nullopt;
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's well-known formulation.
+    int y = *year;
+    const unsigned mon = static_cast<unsigned>(m / 3 + 1);
+    y -= mon <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + static_cast<unsigned>(*day) - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
+    return days * 86400 + *hh * 3600 + *mm * 60 + *ss;
+}
+
+}  // namespace
+
+std::optional<int> parse_retry_after(std::string_view value, std::optional<std::string_view> date_header,
+                                     std::optional<std::int64_t> now_unix) {
+    const std::string_view v = trim_ows(value);
+    const bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+        if (v.size() > 9) return std::numeric_limits<int>::max();  // absurd, but a floor all the same (capped later)
+        int seconds = 0;
+        for (char c : v) seconds = seconds * 10 + (c - '0');
+        return seconds;
+    }
+    auto when = parse_http_date(v);
+    if (!when) return std::nullopt;
+    // Against the server's own clock when it sent one (no skew between the two clocks), else ours.
+    std::optional<std::int64_t> base;
+    if (date_header) base = parse_http_date(*date_header);
+    if (!base) {
+        base = now_unix ? *now_unix
+                        : std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    }
+    const std::int64_t delta = *when - *base;
+    if (delta <= 0) return 0;
+    return static_cast<int>(std::min<std::int64_t>(delta, std::numeric_limits<int>::max()));
+}
+
 Result<HandshakeOutcome> validate_handshake_response(const HandshakeResponse& response, std::string_view key,
                                                      const std::vector<std::string>& offered_subprotocols) {
     if (response.status != 101) {
@@ -252,14 +318,7 @@ Result<HandshakeOutcome> validate_handshake_response(const HandshakeResponse& re
         e.http_reason = response.reason;
         e.body_prefix = response.body_prefix;
         if (auto ra = response.header("Retry-After")) {
-            // Only the delay-seconds form; an HTTP-date is ignored (we would need the server's clock anyway).
-            const std::string_view v = trim_ows(*ra);
-            const bool digits = std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-            if (!v.empty() && v.size() <= 9 && digits) {  // 9 digits cannot overflow an int
-                int seconds = 0;
-                for (char c : v) seconds = seconds * 10 + (c - '0');
-                e.retry_after = seconds;
-            }
+            if (auto seconds = parse_retry_after(*ra, response.header("Date"))) e.retry_after = *seconds;
         }
         return e;
     }

@@ -1,6 +1,6 @@
 // recorder.cpp — owns the JSON-lines recording format (format/parse, timestamps, base64), the readers
 // (replay_recording, recording_metadata) and RecordWriter with its background flusher and async-signal-safe crash
-// flush. See zenws/recorder.hpp for the format and the crash-flush limits.
+// flush (secret redaction itself is in redact.cpp). See zenws/recorder.hpp for the format and the crash-flush limits.
 #include "zenws/recorder.hpp"
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -559,8 +560,9 @@ RecordParseResult parse_record_line(std::string_view line) {
 
 namespace {
 
-Error read_error(const std::string& path, int err) {
-    Error e(Errc::not_found, "cannot read recording " + path + ": " + std::strerror(err));
+// verb: "open" (the file could not be opened) or "read" (reading it failed half-way).
+Error read_error(const std::string& path, const char* verb, int err) {
+    Error e(Errc::not_found, std::string("cannot ") + verb + " recording " + path + ": " + std::strerror(err));
     e.sys_errno = err;
     e.field = "path";
     return e;
@@ -571,7 +573,7 @@ template <class Fn>
 Status for_each_line(const std::string& path, Fn&& fn) {
     errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) return read_error(path, errno ? errno : ENOENT);
+    if (!in) return read_error(path, "open", errno ? errno : ENOENT);
     std::string line;
     std::size_t number = 0;
     while (std::getline(in, line)) {
@@ -580,7 +582,7 @@ Status for_each_line(const std::string& path, Fn&& fn) {
         if (!parsed.ok() && parsed.error().code == RecordErrc::empty_line) continue;
         fn(number, std::move(parsed));
     }
-    if (in.bad()) return read_error(path, errno ? errno : EIO);
+    if (in.bad()) return read_error(path, "read", errno ? errno : EIO);
     return {};
 }
 
@@ -649,6 +651,7 @@ struct RecordWriter::Impl {
     enum : int { io_idle = 0, io_busy = 1, io_crashed = 2 };
 
     RecordWriterOptions opt;
+    JsonRedactor redactor;   // from opt.redact_fields; immutable after construction
     std::string path;
     std::mutex state_mutex;  // open/close
     bool open = false;
@@ -682,7 +685,7 @@ struct RecordWriter::Impl {
 
     std::atomic<std::uint64_t> entries{0}, bytes{0}, written{0}, dropped{0}, write_errors{0}, sync_flushes{0};
 
-    explicit Impl(RecordWriterOptions o) : opt(std::move(o)) {}
+    explicit Impl(RecordWriterOptions o) : opt(std::move(o)), redactor(opt.redact_fields) {}
 
     void append(std::string&& line);
     Status flush_pending(std::string_view extra);
@@ -946,7 +949,15 @@ Status RecordWriter::open(const std::string& path) {
     Impl& w = *impl_;
     std::lock_guard state(w.state_mutex);
     if (w.open) return config_error("record_to", "recorder already open on " + w.path);
-    const int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // 0600 whatever the umask: a recording is application traffic (redacted, but still private).
+    const int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (f >= 0) {
+        // An existing file keeps its mode through O_TRUNC: tighten it (regular files only: never chmod a device or
+        // a FIFO such as /dev/stdout; failure, e.g. not our file, is not fatal).
+        struct stat st {};
+        if (::fstat(f, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077) != 0)
+            (void)::fchmod(f, st.st_mode & 0700);
+    }
     if (f < 0) {
         const int err = errno;
         Error e = config_error("record_to", err == ENOENT ? "cannot create recording " + path +
@@ -1002,6 +1013,8 @@ void RecordWriter::record(RecordDirection dir, RecordType type, std::string_view
             code = 1005;  // no status code in the frame
         }
     }
+    std::string redacted;
+    if (type == RecordType::text && impl_->redactor.redact(data, redacted)) data = redacted;
     std::string line = format_line(dir, type, data, ts, code, reason);
     line += '\n';
     impl_->append(std::move(line));
@@ -1015,7 +1028,10 @@ void RecordWriter::record_close(RecordDirection dir, std::uint16_t code, std::st
 }
 
 void RecordWriter::record(const RecordEntry& entry) {
-    std::string line = format_record_line(entry);
+    std::string redacted;
+    const bool redact = entry.type == RecordType::text && impl_->redactor.redact(entry.data, redacted);
+    std::string line = format_line(entry.dir, entry.type, redact ? std::string_view(redacted) : entry.data, entry.ts,
+                                   entry.close_code, entry.close_reason);
     line += '\n';
     impl_->append(std::move(line));
 }

@@ -35,8 +35,9 @@ RestartDelay::RestartDelay(RestartBackoffOptions options, std::uint64_t seed)
     : options_(options), backoff_(options.base, options.cap, options.jitter, true, seed) {}
 
 std::chrono::milliseconds RestartDelay::crashed(SteadyTime now) {
-    if (started_at_ && now - *started_at_ >= options_.reset_after) backoff_.reset();
-    started_at_.reset();
+    disconnected(now);
+    if (stable_) backoff_.reset();
+    stable_ = false;
     auto d = backoff_.next();  // counts the crash even when disabled, so consecutive() stays meaningful
     return options_.enabled ? d : std::chrono::milliseconds(0);
 }

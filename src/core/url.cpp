@@ -1,6 +1,8 @@
-// url.cpp — owns parse_url() and Url's text forms (Host header value, rebuilt URL) for ws:// and wss:// URLs.
+// url.cpp — owns parse_url(), Url's text forms (Host header value, redacted URL) and redact_url() for ws:// and
+// wss:// URLs.
 #include "zenws/url.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -35,6 +37,35 @@ std::string describe_char(char c) {
 }
 
 Error url_error(std::string message) { return config_error("url", std::move(message)); }
+
+// Appends path + query + fragment with the query values and the fragment redacted.
+void append_redacted_target(std::string& out, std::string_view rest) {
+    const std::size_t q = rest.find_first_of("?#");
+    out += rest.substr(0, q);
+    if (q == std::string_view::npos) return;
+    std::size_t hash = q;
+    if (rest[q] == '?') {
+        hash = rest.find('#', q);
+        const std::string_view query = rest.substr(q + 1, hash == std::string_view::npos ? hash : hash - q - 1);
+        out += '?';
+        std::size_t start = 0;
+        for (;;) {
+            const std::size_t amp = query.find('&', start);
+            const std::string_view part = query.substr(start, amp == std::string_view::npos ? amp : amp - start);
+            const std::size_t eq = part.find('=');
+            if (eq != std::string_view::npos) {
+                out += part.substr(0, eq + 1);
+                if (eq + 1 < part.size()) out += "[REDACTED]";
+            } else if (!part.empty()) {
+                out += "[REDACTED]";  // a bare component may be the credential itself (?<token>)
+            }
+            if (amp == std::string_view::npos) break;
+            out += '&';
+            start = amp + 1;
+        }
+    }
+    if (hash != std::string_view::npos) out += hash + 1 < rest.size() ? "#[REDACTED]" : "#";
+}
 
 // Registered-name hosts: letters, digits and the unreserved punctuation. Internationalized names must be given
 // in their ASCII (punycode) form; anything else would end up raw in the Host header and the TLS SNI.
@@ -77,7 +108,7 @@ Result<Url> parse_url(std::string_view text) {
     Url url;
     const std::size_t sep = text.find("://");
     if (sep == std::string_view::npos)
-        return url_error("'" + std::string(text) + "' has no scheme (expected ws:// or wss://)");
+        return url_error("'" + redact_url(text) + "' has no scheme (expected ws:// or wss://)");
     const std::string_view scheme = text.substr(0, sep);
     if (iequals(scheme, "ws")) url.secure = false;
     else if (iequals(scheme, "wss")) url.secure = true;
@@ -160,7 +191,27 @@ std::string Url::to_string() const {
     std::string out = secure ? "wss://" : "ws://";
     out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
     if (port != 0 && (explicit_port || port != default_port(secure))) out += ":" + std::to_string(port);
-    out += target.empty() ? std::string("/") : target;
+    if (target.empty()) out += '/';
+    else append_redacted_target(out, target);
+    return out;
+}
+
+std::string redact_url(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 16);
+    const std::size_t sep = text.find("://");
+    const std::size_t start = sep == std::string_view::npos ? 0 : sep + 3;
+    const std::size_t authority_end = std::min(text.find_first_of("/?#", start), text.size());
+    const std::string_view authority = text.substr(start, authority_end - start);
+    out += text.substr(0, start);
+    const std::size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        out += "[REDACTED]@";
+        out += authority.substr(at + 1);
+    } else {
+        out += authority;
+    }
+    append_redacted_target(out, text.substr(authority_end));
     return out;
 }
 

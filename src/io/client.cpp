@@ -18,13 +18,15 @@
 #include <future>
 #include <mutex>
 
+#include "core/reconnect_ladder.hpp"
 #include "io/fifo.hpp"
+#include "io/loop_anchor.hpp"
 #include "io/session.hpp"
-#include "zenws/backoff.hpp"
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/rate_limiter.hpp"
 #include "zenws/recorder.hpp"
+#include "zenws/redact.hpp"
 #include "zenws/request_tracker.hpp"
 #include "zenws/runtime.hpp"
 #include "zenws/subscriptions.hpp"
@@ -73,13 +75,12 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     };
 
     Impl(Runtime& runtime, Config cfg, Handlers h)
-        : strand(asio::make_strand(runtime.context())),
+        : anchor(detail::RuntimeAccess::anchor(runtime)),
+          strand(asio::make_strand(runtime.context())),
           config(std::move(cfg)),
           handlers(std::move(h)),
           retry_timer(strand),
-
-
-          backoff(make_backoff(config, false)),
+          ladder(detail::ReconnectLadder::options_from(config, 1 + config.fallback_urls.size())),
           ping_rtt(config.latency_buffer_size),
           request_rtt(config.latency_buffer_size) {}
 
@@ -102,11 +103,10 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             }
         }
         if (!config.record_to.empty()) {
-            recorder = std::make_unique<RecordWriter>();
-            if (auto st = recorder->open(config.record_to); !st) {
-                Error e = config_error("record_to", st.error().message);
-                return e;
-            }
+            RecordWriterOptions options;
+            options.redact_fields = config.record_redact_fields;
+            recorder = std::make_unique<RecordWriter>(std::move(options));
+            if (auto st = recorder->open(config.record_to); !st) return st.error();  // names the field itself
         }
         if (config.heartbeat.type != HeartbeatType::disabled) {
             heartbeat_interval =
@@ -161,10 +161,10 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void attempt() {
         if (user_closed) return;
-        const Url& url = urls[url_index % urls.size()];
+        const Url& url = current_url();
         ++attempt_number;
-        ++attempts_this_outage;
         attempt_started = Clock::now();
+        ladder.attempt_started(attempt_started);
         if (handlers.observer) handlers.observer->connect_attempt(url.to_string(), attempt_number);
         detail::SessionParams params{url, &config, url.secure ? tls : nullptr, &counters};
         auto s = detail::make_session(strand, std::move(params), shared_from_this());
@@ -183,10 +183,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     void session_open(Session& s, const HandshakeOutcome& outcome) override {
         if (!is_current(s)) return;
         auto connect_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - attempt_started);
-        if (handlers.observer) handlers.observer->connected(urls[url_index % urls.size()].to_string(), connect_time);
-        backoff.reset();
-        outage_attempts = 0;
-        attempts_this_outage = 0;
+        if (handlers.observer) handlers.observer->connected(current_url().to_string(), connect_time);
+        // The retry ladder is not reset here: only a connection that proves stable ends the outage (flap guard).
+        ladder.connected(Clock::now());
         last_server_ping_at = Clock::now();
         {
             std::lock_guard lock(mutex);
@@ -280,9 +279,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             session.reset();
             set_last_error(error);
         }
-        if (handlers.observer) handlers.observer->connect_failed(urls[url_index % urls.size()].to_string(), error);
+        if (handlers.observer) handlers.observer->connect_failed(current_url().to_string(), error);
         if (user_closed) return finish_closed();
-        retry_or_give_up(error);
+        retry_or_give_up(ladder.attempt_failed(Clock::now(), error), error);
     }
 
     void session_closed(Session& s, const CloseInfo& info, const Error& cause) override {
@@ -292,7 +291,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         ++hook_generation;
         retry_timer.cancel();
         if (user_closed || cause.code == Errc::closed_by_user) {
-            fail_pending_requests(Error(Errc::closed_by_user, "client closed before the reply"));
+            fail_pending_requests(closing_error("no reply"));
         } else {
             fail_pending_requests(Error(Errc::disconnected, "connection lost before the reply: " + cause.message));
         }
@@ -314,16 +313,14 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (handlers.on_close) guarded([&] { handlers.on_close(info); });
         if (user_closed || cause.code == Errc::closed_by_user) return finish_closed();
         if (crashed) return give_up(*crash_error);
-        // One immediate attempt after losing an established connection, then the backoff ladder (a requested
-        // reconnect after rate limiting backs off first).
-        backoff = make_backoff(config, !(forced_reconnect && forced_reconnect->code == Errc::rate_limited));
-        outage_attempts = 0;
+        // A stable connection: one immediate attempt, then the backoff ladder (a requested reconnect after rate
+        // limiting backs off first). A connection that dropped before it was stable continues its outage's ladder.
         if (forced_reconnect) {
             Error reason = *forced_reconnect;
             forced_reconnect.reset();
-            return retry_or_give_up(reason, true);
+            return retry_or_give_up(ladder.connection_lost(Clock::now(), reason, true), reason);
         }
-        retry_or_give_up(cause);
+        retry_or_give_up(ladder.connection_lost(Clock::now(), cause), cause);
     }
 
     // Client::reconnect(): drop the connection and go through the backoff ladder even if the close that follows
@@ -338,28 +335,19 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         }
         if (state.load() == State::disconnected) {  // gave up earlier: start a fresh ladder
             forced_reconnect.reset();
-            backoff = make_backoff(config, true);
-            outage_attempts = 0;
-            attempts_this_outage = 0;
             set_state(State::reconnecting, cause);
-            retry_or_give_up(cause, true);
+            retry_or_give_up(ladder.restart(Clock::now(), cause), cause);
         }
         // Otherwise an attempt or a backoff wait is already under way.
     }
 
-    void retry_or_give_up(const Error& error, bool force = false) {
-        bool retryable = force || error.retryable();
-        if (!config.reconnect_on_error || !retryable || outage_attempts >= config.retry_count) {
-            return give_up(error);
-        }
-        ++outage_attempts;
-        ++url_index;  // fallback URLs are tried in turn
-        if (urls.size() > 1 && url_index % urls.size() == 0) url_index = 0;
-        auto delay = backoff.next();
+    void retry_or_give_up(const detail::ReconnectLadder::Decision& decision, const Error& error) {
+        if (decision.give_up) return give_up(error);
+        auto delay = decision.delay;
         if (state.load() == State::connected || state.load() == State::reconnecting) {
             set_state(State::reconnecting, error);
         }
-        if (handlers.observer) handlers.observer->reconnect_scheduled(outage_attempts, delay);
+        if (handlers.observer) handlers.observer->reconnect_scheduled(decision.retry, delay);
         std::uint64_t generation = ++retry_generation;
         if (delay.count() == 0) {
             asio::post(strand, [self = shared_from_this(), generation] {
@@ -376,31 +364,75 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void give_up(const Error& error) {
         Error final_error = error;
-        if (attempts_this_outage > 1 && error.code != Errc::handler_exception) {
-            final_error.message = "gave up after " + std::to_string(attempts_this_outage) + " attempts: " +
-                                  error.message;
+        const int attempts = ladder.attempts_this_outage();
+        if (attempts > 1 && error.code != Errc::handler_exception) {
+            final_error.message = "gave up after " + std::to_string(attempts) + " attempts: " + error.message;
         }
         {
             std::lock_guard lock(mutex);
             set_last_error(final_error);
         }
         if (handlers.observer) handlers.observer->retries_exhausted(final_error);
-        fail_queue(final_error.code == Errc::handler_exception
-                       ? final_error
-                       : Error(Errc::not_connected, "client gave up reconnecting: " + final_error.message));
-        set_state(State::disconnected, final_error);
+        settle(State::disconnected,
+               final_error.code == Errc::handler_exception
+                   ? final_error
+                   : Error(Errc::not_connected, "client gave up reconnecting: " + final_error.message),
+               final_error);
+        run_delayed_now();
         complete_connect(final_error);
+    }
+
+    // The error that a close completes everything with: the user's close, or the Runtime's destruction.
+    Error closing_error(std::string_view what) const {
+        if (anchor->stopped.load(std::memory_order_acquire)) {
+            return Error(Errc::runtime_stopped, std::string(what) + ": the Runtime was destroyed");
+        }
+        return Error(Errc::closed_by_user, std::string(what) + ": client closed by the user");
     }
 
     void finish_closed() {
         user_closed = true;
-        fail_pending_requests(Error(Errc::closed_by_user, "client closed by the user"));
+        fail_pending_requests(closing_error("no reply"));
         ++retry_generation;
         retry_timer.cancel();
         stop_heartbeat();
-        fail_queue(Error(Errc::closed_by_user, "client closed by the user"));
-        set_state(State::closed, Error(Errc::closed_by_user, "closed by the user"));
-        complete_connect(Error(Errc::closed_by_user, "closed by the user before the connection was established"));
+        settle(State::closed, closing_error("not sent"), closing_error("closed"));
+        run_delayed_now();
+        complete_connect(closing_error("closed before the connection was established"));
+    }
+
+    // Enters a terminal state (disconnected or closed) and completes every queued send and request with
+    // `queue_error`. The state changes under the same lock that enqueue_locked() checks it under, before the queue
+    // is taken: a send racing from another thread either made it into the queue taken here, or sees the terminal
+    // state and fails at once. Nothing is left behind (the stranded-send bug this replaces drained first).
+    void settle(State to, const Error& queue_error, const Error& cause) {
+        Fifo<QueuedSend> pending;
+        State from;
+        {
+            std::lock_guard lock(mutex);
+            from = state.exchange(to, std::memory_order_acq_rel);
+            pending.swap(queue);
+        }
+        // On the strand, before the state change releases close_and_wait(): complete them now, not later.
+        for (auto& q : pending) {
+            if (q.is_request()) {
+                complete_reply(q.reply, queue_error);
+            } else if (q.done) {
+                guarded([&] { q.done(queue_error); });
+            }
+        }
+        notify_state(from, to, cause);
+    }
+
+    // Terminal state: sends waiting for rate-limit tokens go now (and fail: nothing is connected any more).
+    void run_delayed_now() {
+        if (delayed_timer) delayed_timer->cancel();
+        while (!delayed.empty()) {
+            DelayedAction action = std::move(delayed.front());
+            delayed.pop_front();
+            action.run();
+            delayed_count.fetch_sub(1, std::memory_order_acq_rel);
+        }
     }
 
     void complete_connect(const Error& error) {
@@ -420,6 +452,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
 
     void session_message(Session& s, Opcode op, std::string_view payload) override {
         if (crashed) return;
+        if (config.stable_on_first_message) ladder.message_received();
         if (watch_idle) last_frame_at = Clock::now();  // only the idle timeout reads it
         std::string_view channel;
         if (op == Opcode::text) {
@@ -478,7 +511,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
             if (auto m = json_unescape(env.error_message)) {
                 e.message = "server answered with error " + std::to_string(e.rpc_code) + ": " + *m;
             }
-            e.raw.assign(payload);
+            static const JsonRedactor redactor;  // the raw reply may echo credentials or tokens
+            e.raw = redactor.redacted(payload);
             complete_reply(entry->token, std::move(e));
         } else {
             complete_reply(entry->token, std::string(payload));
@@ -692,8 +726,19 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
                (opening.load(std::memory_order_acquire) && strand.running_in_this_thread());
     }
 
+    // The Runtime is gone: complete at once, on the caller's thread (there is no loop to run it on).
+    Status fail_stopped(SendCallback& done) {
+        Error e = stopped_error();
+        if (done) {
+            SendCallback cb = std::move(done);
+            guarded([&] { cb(e); });
+        }
+        return e;
+    }
+
     template <class Payload>
     Status send(Opcode op, Payload&& data, SendCallback& done) {
+        if (stopped()) return fail_stopped(done);
         if (config.rate_limit && config.rate_limit->enabled()) {
             auto admitted = config.rate_limit->admit(std::string_view(data));
             if (!admitted) {
@@ -759,6 +804,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (now == State::closed || now == State::disconnected || config.send_policy == SendPolicy::fail_fast) {
             Error e(now == State::closed ? Errc::closed_by_user : Errc::not_connected,
                     std::string("cannot send while ") + std::string(to_string(now)));
+            if (anchor->stopped.load(std::memory_order_acquire)) e = stopped_error();
             lock.unlock();
             fail_queued(item, e);
             return e;
@@ -819,26 +865,11 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         }
     }
 
-    void fail_queue(const Error& e) {
-        Fifo<QueuedSend> pending;
-        {
-            std::lock_guard lock(mutex);
-            pending.swap(queue);
-        }
-        // On the strand, before the state change releases close_and_wait(): complete them now, not later.
-        for (auto& q : pending) {
-            if (q.is_request()) {
-                complete_reply(q.reply, e);
-            } else if (q.done) {
-                guarded([&] { q.done(e); });
-            }
-        }
-    }
-
     // ---- requests -------------------------------------------------------------------------------------------
     // A request is tracked and written on the caller's thread, like a send, so it keeps its place among that
     // thread's messages. The tracker is shared with the strand (replies, deadlines) under RequestState::mutex.
     void request(std::string text, Client::ReplyCallback done, std::chrono::milliseconds timeout) {
+        if (stopped()) return complete_reply(done, stopped_error());
         JsonEnvelope env = scan_json(text);
         if (!env.valid || !env.id) {
             complete_reply_later(std::move(done),
@@ -1063,6 +1094,39 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         });
     }
 
+    // ---- the Runtime was destroyed (see loop_anchor.hpp) --------------------------------------------------------
+    bool stopped() const noexcept { return anchor->stopped.load(std::memory_order_acquire); }
+    static Error stopped_error() {
+        return Error(Errc::runtime_stopped, "the Runtime this client ran on was destroyed");
+    }
+    // After a call that may have posted work: if the Runtime died meanwhile, run that work here (exactly once).
+    void after_call() {
+        if (stopped()) anchor->drain();
+    }
+
+    // Closes the client for good with Errc::runtime_stopped. `loop_stopped`: nothing runs the loop any more (an
+    // owned Runtime joined its threads), so this runs here and the Runtime drains what it posts; otherwise it runs
+    // on the strand of the caller's still-running loop.
+    void stop_for_runtime(bool loop_stopped) {
+        auto run = [self = shared_from_this()] {
+            self->inbox_cv.notify_all();
+            if (self->user_closed && !self->current_session() && self->state.load() == State::closed) return;
+            self->user_closed = true;
+            ++self->retry_generation;
+            self->retry_timer.cancel();
+            if (auto s = self->current_session()) {
+                s->abort(stopped_error(), close_code::going_away, "runtime stopped");  // then finish_closed()
+            } else {
+                self->finish_closed();
+            }
+        };
+        if (loop_stopped) {
+            run();
+        } else {
+            asio::post(strand, std::move(run));
+        }
+    }
+
     // The io_context is being destroyed (see ClientRegistry): nothing runs any more. Mark the client closed (so
     // releasing handles does not try to post a close) and drop the references that would keep it alive.
     void detach_for_shutdown() {
@@ -1079,6 +1143,9 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     // ---- members ------------------------------------------------------------------------------------------------
+    // First member, destroyed last: keeps the io_context (and its services) alive until the strand, the timers and
+    // the session below are gone, even when the Runtime was destroyed long before.
+    std::shared_ptr<detail::LoopAnchor> anchor;
     detail::Strand strand;
     Config config;
     Handlers handlers;
@@ -1153,10 +1220,8 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     std::unique_ptr<asio::steady_timer> heartbeat_timer;  // created when a heartbeat is configured
     std::unique_ptr<asio::steady_timer> idle_timer;       // created when idle_timeout is set
     std::unique_ptr<asio::steady_timer> delayed_timer;  // created on the first delayed (rate-limited) send
-    ReconnectBackoff backoff;
-    std::size_t url_index = 0;
-    int outage_attempts = 0;       // retries scheduled in this outage (compared with retry_count)
-    int attempts_this_outage = 0;  // connection attempts made since the last successful upgrade
+    detail::ReconnectLadder ladder;  // flap guard, retry budget, delay floors
+    const Url& current_url() const { return urls[ladder.endpoint() % urls.size()]; }
     int attempt_number = 0;
     Clock::time_point last_server_ping_at;
     std::uint64_t retry_generation = 0;
@@ -1202,6 +1267,17 @@ public:
         clients_.push_back(impl);
     }
 
+    void stop_all(bool loop_stopped) {
+        std::vector<std::shared_ptr<Client::Impl>> live;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& weak : clients_) {
+                if (auto impl = weak.lock()) live.push_back(std::move(impl));
+            }
+        }
+        for (auto& impl : live) impl->stop_for_runtime(loop_stopped);
+    }
+
 private:
     void prune() {
         std::erase_if(clients_, [](const std::weak_ptr<Client::Impl>& w) { return w.expired(); });
@@ -1232,11 +1308,18 @@ struct ClientOwner {
     ClientOwner& operator=(const ClientOwner&) = delete;
     std::shared_ptr<Client::Impl> impl;
     ~ClientOwner() {
+        if (impl->stopped()) return;  // the Runtime's destruction closed it (runtime_stopped)
         State s = impl->state.load();
         if (s != State::closed && s != State::disconnected) impl->close(close_code::going_away, "client handle released");
     }
 };
 }  // namespace
+
+namespace detail {
+void stop_clients_of(boost::asio::io_context& context, bool loop_stopped) {
+    asio::use_service<ClientRegistry>(context).stop_all(loop_stopped);
+}
+}  // namespace detail
 
 void Client::start(Runtime& runtime, Config config, Handlers handlers, std::function<void(Result<Client>)> done) {
     auto impl = std::make_shared<Impl>(runtime, std::move(config), std::move(handlers));
@@ -1274,19 +1357,27 @@ Result<Client> Client::connect(std::string url, Handlers handlers, Runtime* runt
 
 Status Client::send_text(std::string_view text, SendCallback done) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->send(Opcode::text, text, done);
+    Status st = impl_->send(Opcode::text, text, done);
+    impl_->after_call();
+    return st;
 }
 Status Client::send_text(std::string&& text, SendCallback done) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->send(Opcode::text, std::move(text), done);
+    Status st = impl_->send(Opcode::text, std::move(text), done);
+    impl_->after_call();
+    return st;
 }
 Status Client::send_binary(std::string_view data, SendCallback done) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->send(Opcode::binary, data, done);
+    Status st = impl_->send(Opcode::binary, data, done);
+    impl_->after_call();
+    return st;
 }
 Status Client::send_binary(std::string&& data, SendCallback done) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->send(Opcode::binary, std::move(data), done);
+    Status st = impl_->send(Opcode::binary, std::move(data), done);
+    impl_->after_call();
+    return st;
 }
 Status Client::send(Opcode opcode, std::string_view data, SendCallback done) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
@@ -1294,14 +1385,19 @@ Status Client::send(Opcode opcode, std::string_view data, SendCallback done) {
         if (data.size() > max_control_payload) {
             return Error(Errc::protocol_violation, "control frame payload over 125 bytes");
         }
+        if (impl_->stopped()) return impl_->fail_stopped(done);
         auto s = impl_->current_session();
         if (!s) return Error(Errc::not_connected, "not connected");
-        return s->send(opcode, data, done);
+        Status st = s->send(opcode, data, done);
+        impl_->after_call();
+        return st;
     }
     if (opcode != Opcode::text && opcode != Opcode::binary) {
         return Error(Errc::protocol_violation, "only text, binary, ping and pong frames can be sent directly");
     }
-    return impl_->send(opcode, data, done);
+    Status st = impl_->send(opcode, data, done);
+    impl_->after_call();
+    return st;
 }
 Status Client::ping(std::string_view payload) { return send(Opcode::ping, payload); }
 
@@ -1311,6 +1407,7 @@ void Client::request(std::string text, ReplyCallback done, std::chrono::millisec
         return;
     }
     impl_->request(std::move(text), std::move(done), timeout);
+    impl_->after_call();
 }
 
 Result<std::string> Client::request_blocking(std::string text, std::chrono::milliseconds timeout) {
@@ -1351,12 +1448,18 @@ void Client::send_message(std::string text, ReplyCallback done) {
 
 Status Client::subscribe(std::vector<std::string> channels) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->subscribe(std::move(channels));
+    if (impl_->stopped()) return Impl::stopped_error();
+    Status st = impl_->subscribe(std::move(channels));
+    impl_->after_call();
+    return st;
 }
 
 Status Client::unsubscribe(std::vector<std::string> channels) {
     if (!impl_) return Error(Errc::not_connected, "empty client handle");
-    return impl_->unsubscribe(std::move(channels));
+    if (impl_->stopped()) return Impl::stopped_error();
+    Status st = impl_->unsubscribe(std::move(channels));
+    impl_->after_call();
+    return st;
 }
 
 Client::SubscriptionStatus Client::subscriptions() const {
@@ -1374,14 +1477,15 @@ Client::SubscriptionStatus Client::subscriptions() const {
 }
 
 void Client::reconnect(Error cause) {
-    if (!impl_) return;
+    if (!impl_ || impl_->stopped()) return;
     asio::post(impl_->strand, [impl = impl_, cause = std::move(cause)]() mutable {
         impl->request_reconnect(std::move(cause));
     });
 }
 
 void Client::close(std::uint16_t code, std::string_view reason) {
-    if (impl_) impl_->close(code, std::string(reason));
+    if (!impl_ || impl_->stopped()) return;  // a stopped Runtime closed it already
+    impl_->close(code, std::string(reason));
 }
 
 bool Client::close_and_wait(std::chrono::milliseconds timeout, std::uint16_t code, std::string_view reason) {
@@ -1397,7 +1501,10 @@ bool Client::close_and_wait(std::chrono::milliseconds timeout, std::uint16_t cod
 std::optional<Message> Client::receive(std::chrono::milliseconds timeout) {
     if (!impl_) return std::nullopt;
     std::unique_lock lock(impl_->inbox_mutex);
-    if (!impl_->inbox_cv.wait_for(lock, timeout, [this] { return !impl_->inbox.empty(); })) return std::nullopt;
+    if (!impl_->inbox_cv.wait_for(lock, timeout, [this] { return !impl_->inbox.empty() || impl_->stopped(); }) ||
+        impl_->inbox.empty()) {
+        return std::nullopt;
+    }
     Message m = std::move(impl_->inbox.front());
     impl_->inbox.pop_front();
     return m;

@@ -272,6 +272,12 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         {
             std::lock_guard lock(mutex);
             current = !entry->removed && entry->generation == inst.generation;
+            // Every connection and every loss feeds the restart backoff: only a connection that stayed up for
+            // reset_after lets the next crash restart at once (a flapping child keeps backing off).
+            if (current && to == State::connected && from != State::connected) entry->delay.started(Clock::now());
+            if (current && from == State::connected && to != State::connected) {
+                entry->delay.disconnected(Clock::now());
+            }
         }
         if (!current) return;
         if (to == State::connected && from == State::reconnecting) {  // internal reconnect

@@ -394,7 +394,7 @@ private:
         switch (srv_->handshake_fault) {
             case HandshakeFault::status_503: return reject(503, "Service Unavailable");
             case HandshakeFault::status_429: return reject(429, "Too Many Requests");
-            case HandshakeFault::no_101: return reject(200, "OK");
+            case HandshakeFault::no_101: return hold_unanswered();
             default: break;
         }
         if (int st = srv_->dialect->check_target(path_); st != 0) return reject(st, st == 404 ? "Not Found" : "Bad Request");
@@ -420,6 +420,25 @@ private:
         apply(std::move(out));
         if (!inbuf_.empty()) parse_frames();
         if (!ended_) read_frames();
+    }
+
+    // no_101: the upgrade request was read; never answer it. Keep the socket open (no handshake deadline) and drain
+    // what the client sends until it gives up and closes, or the server stops.
+    void hold_unanswered() {
+        ++srv_->handshakes_rejected;
+        io_timer_.cancel();
+        hbuf_.clear();
+        inbuf_.clear();
+        drain_unanswered();
+    }
+    void drain_unanswered() {
+        auto self = shared_from_this();
+        with_stream([&](auto& s) {
+            s.async_read_some(asio::buffer(rbuf_), [self](error_code ec, std::size_t) {
+                if (ec || self->ended_) return self->close_socket(false);
+                self->drain_unanswered();
+            });
+        });
     }
 
     void reject(int status, const char* reason) {
@@ -684,7 +703,10 @@ private:
     void finish() {
         if (ended_) return;
         ended_ = true;
-        if (!ws_open_) return;  // never became a WebSocket session
+        if (!ws_open_) {  // never became a WebSocket session: nothing to record, just forget it
+            srv_->conns.erase(id_);
+            return;
+        }
         if (end_ == EndReason::none) end_ = EndReason::client_eof;
         if (session_) session_->on_end(end_);
         EndedSession e;

@@ -14,6 +14,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <cstring>
 #include <map>
@@ -321,12 +325,32 @@ private:
                             });
     }
 
+    // Kernel liveness probes (Config::tcp_keepalive): a vanished peer is noticed within idle + interval * count, and
+    // TCP_USER_TIMEOUT fails the link when sent data stays unacknowledged that long (keepalive alone never probes
+    // while data is in flight). Best effort: a platform without an option just keeps the others.
+    void set_keepalive() {
+        const TcpKeepalive& k = config_.tcp_keepalive;
+        if (!k.enabled) return;
+        const int fd = socket().native_handle();
+        const int on = 1;
+        const int idle = static_cast<int>(k.idle.count());
+        const int interval = static_cast<int>(k.interval.count());
+        const int count = k.count;
+        const unsigned user_timeout_ms = static_cast<unsigned>(k.bound().count()) * 1000u;
+        ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+    }
+
     void on_tcp_connected(const error_code& ec) {
         if (connect_done_) return;
         if (ec) return fail_connect(error_from_asio(ec, "connecting to " + params_.url.host + ":" +
                                                             std::to_string(params_.url.port)));
         error_code ignored;
         socket().set_option(tcp::no_delay(true), ignored);
+        set_keepalive();
         if constexpr (Tls) {
             phase_ = Phase::tls_handshake;
             SSL* ssl_handle = stream_.native_handle();
@@ -565,7 +589,9 @@ private:
         Errc errc = code == close_code::invalid_payload   ? Errc::invalid_utf8
                     : code == close_code::message_too_big ? Errc::message_too_big
                                                           : Errc::protocol_violation;
-        Error e(errc, "server violated RFC 6455: " + decoder_.fail_reason());
+        // 1009 is our own limit (max_message_size), not a server fault; the other codes are the server's violations.
+        Error e(errc, code == close_code::message_too_big ? "incoming " + decoder_.fail_reason()
+                                                          : "server violated RFC 6455: " + decoder_.fail_reason());
         e.close_code = code;
         e.close_reason = decoder_.fail_reason();
         begin_close(code, decoder_.fail_reason(), std::move(e));

@@ -673,15 +673,29 @@ Error no_client(const ClientHandle& h) {
 }
 }  // namespace
 
+// No current client (restarting, parked, stopped): the send fails, and its completion says so at once, on the
+// caller's thread (there is no client executor to run it on): every send completes exactly once.
+static Status fail_without_client(const ClientHandle& h, SendCallback& done) {
+    Error e = no_client(h);
+    if (done) {
+        SendCallback cb = std::move(done);
+        try {
+            cb(e);
+        } catch (...) {
+        }
+    }
+    return e;
+}
+
 Status ClientHandle::send_text(std::string_view text, SendCallback done) const {
     Client c = client();
-    if (!c.valid()) return no_client(*this);
+    if (!c.valid()) return fail_without_client(*this, done);
     return c.send_text(text, std::move(done));
 }
 
 Status ClientHandle::send_binary(std::string_view data, SendCallback done) const {
     Client c = client();
-    if (!c.valid()) return no_client(*this);
+    if (!c.valid()) return fail_without_client(*this, done);
     return c.send_binary(data, std::move(done));
 }
 

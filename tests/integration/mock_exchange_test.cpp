@@ -1,8 +1,8 @@
 // mock_exchange_test.cpp — owns the integration tests of the mock exchange (zenws/mock_exchange.hpp) driven by the
 // real zenws::Client: Deribit auth then private subscribe with notifications, test_request answered by the client's
 // deribit heartbeat vs. an unanswering client that gets closed, Binance combined streams with server pings answered,
-// live SUBSCRIBE / LIST_SUBSCRIPTIONS, control-port faults (drop, status, handshake 503), wss with the in-process
-// self-signed certificate.
+// live SUBSCRIBE / LIST_SUBSCRIPTIONS, control-port faults (drop, status, handshake 503, handshake no_101 never
+// answering), wss with the in-process self-signed certificate.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -315,6 +316,50 @@ TEST(MockExchange, ControlPortDropIsSeenByClient) {
     auto again = Client::connect(test_config(server.url()));
     ASSERT_TRUE(again.ok()) << again.error().explain();
     again->close_and_wait(2s);
+}
+
+// no_101: the upgrade request is read and never answered; the socket stays open until the client gives up (its
+// connect timeout), so the client sees connect_timeout, not an HTTP status or an EOF. Raw socket: nothing comes back.
+TEST(MockExchange, HandshakeNo101NeverAnswers) {
+    MockExchange server(deribit_options());
+    ASSERT_TRUE(server.start().ok());
+    EXPECT_EQ(control_line(server.control_port(), "handshake no_101"), "OK handshake no_101");
+
+    Config cfg = test_config(server.url());
+    cfg.timeout = 400ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = Client::connect(cfg);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::connect_timeout) << r.error().explain();
+    EXPECT_EQ(r.error().http_status, 0);
+    EXPECT_GE(took, 350ms);
+    EXPECT_EQ(server.status().handshakes_rejected, 1u);
+
+    // Past the mock's own 5 s handshake deadline for ordinary connections, the held socket still has no answer.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(server.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string request = "GET /ws/api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                "Sec-WebSocket-Version: 13\r\n\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+    timeval tv{5, 600'000};  // bounded wait
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[64];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    EXPECT_EQ(n, -1) << "the server answered or closed: "
+                     << (n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("EOF"));
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << errno;
+    ::close(fd);
+
+    EXPECT_EQ(control_line(server.control_port(), "handshake off"), "OK handshake off");
+    auto ok = Client::connect(test_config(server.url()));
+    ASSERT_TRUE(ok.ok()) << ok.error().explain();
+    ok->close_and_wait(2s);
 }
 
 TEST(MockExchange, ServerCloseCodeAndDelayedReply) {

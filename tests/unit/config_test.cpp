@@ -368,11 +368,45 @@ TEST(Config, ExplainMentionsTheField) {
 
 TEST(Config, ToStringRedactsHeaderValues) {
     Config c = valid();
-    c.headers = {{"Authorization", "Bearer secret"}, {"X-Api-Key", "secret-key-123"}};
+    c.headers = {{"Authorization", "Bearer s3cr3t-value"}, {"X-Api-Key", "s3cr3t-key-123"}};
     const auto text = c.to_string();
-    EXPECT_EQ(text.find("secret"), std::string::npos) << text;
+    EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << text;
     EXPECT_NE(text.find("headers[0]=Authorization: [REDACTED]\n"), std::string::npos) << text;
     EXPECT_NE(text.find("headers[1]=X-Api-Key: [REDACTED]\n"), std::string::npos) << text;
+}
+
+TEST(Config, ToStringRedactsUrlQueryValuesAndUserinfo) {
+    Config c = valid();
+    c.url = "wss://stream.example.com/ws?listenKey=LK-S3CR3T&x=1";
+    c.fallback_urls = {"wss://backup.example.com/ws?token=TK-S3CR3T", "wss://user:PW-S3CR3T@b2.example.com/"};
+    const auto text = c.to_string();
+    EXPECT_EQ(text.find("S3CR3T"), std::string::npos) << text;
+    EXPECT_NE(text.find("url=wss://stream.example.com/ws?listenKey=[REDACTED]&x=[REDACTED]\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("fallback_urls[0]=wss://backup.example.com/ws?token=[REDACTED]\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("fallback_urls[1]=wss://[REDACTED]@b2.example.com/\n"), std::string::npos) << text;
+    // The config itself is untouched: the client connects with the real values.
+    EXPECT_EQ(c.url, "wss://stream.example.com/ws?listenKey=LK-S3CR3T&x=1");
+}
+
+TEST(Config, UrlErrorsNeverEchoCredentials) {
+    for (const char* bad : {"ws://user:PW-S3CR3T@host/", "host/ws?token=TK-S3CR3T", "ws://u:PW-S3CR3T@/"}) {
+        SCOPED_TRACE(bad);
+        Config c = valid();
+        c.url = bad;
+        expect_field(c, "url");
+        EXPECT_EQ(c.validate().error().message.find("S3CR3T"), std::string::npos) << c.validate().error().message;
+        EXPECT_EQ(c.validate().error().explain().find("S3CR3T"), std::string::npos);
+        Config f = valid();
+        f.fallback_urls = {bad};
+        expect_field(f, "fallback_urls[0]");
+        EXPECT_EQ(f.validate().error().explain().find("S3CR3T"), std::string::npos) << f.validate().error().explain();
+    }
+    // Still names the value, redacted.
+    Config c = valid();
+    c.url = "ws://user:PW-S3CR3T@host/";
+    EXPECT_NE(c.validate().error().message.find("ws://[REDACTED]@host/"), std::string::npos)
+        << c.validate().error().message;
 }
 
 TEST(Config, ToStringCoversEveryField) {
@@ -390,8 +424,14 @@ TEST(Config, ToStringCoversEveryField) {
         "send_queue_limit=1024", "send_policy=fail_fast", "overflow_policy=reject_new",
         "tls.insecure_skip_verify=false", "tls.ca_file=", "tls.ca_dir=", "tls.cert_file=", "tls.key_file=",
         "tls.alpn[0]=http/1.1", "fallback_urls[0]=wss://b.example.com/", "origin=", "subprotocols[0]=json",
-        "close_timeout=1000ms"};
-    for (const auto& k : keys) EXPECT_NE(text.find(k + "\n"), std::string::npos) << k << "\n" << text;
+        "close_timeout=1000ms", "tcp_keepalive.enabled=true", "tcp_keepalive.idle=30s",
+        "tcp_keepalive.interval=10s", "tcp_keepalive.count=5", "stable_after=10000ms",
+        "stable_on_first_message=false", "min_attempt_interval=250ms", "max_retry_after=60000ms"};
+    std::vector<std::string> all = keys;
+    const auto redacted = zenws::default_redact_fields();
+    for (std::size_t i = 0; i < redacted.size(); ++i)
+        all.push_back("record_redact_fields[" + std::to_string(i) + "]=" + redacted[i]);
+    for (const auto& k : all) EXPECT_NE(text.find(k + "\n"), std::string::npos) << k << "\n" << text;
     // One key=value per line, nothing else.
     std::size_t lines = 0;
     for (std::size_t pos = 0; pos < text.size();) {
@@ -402,7 +442,7 @@ TEST(Config, ToStringCoversEveryField) {
         ++lines;
         pos = nl + 1;
     }
-    EXPECT_EQ(lines, keys.size());
+    EXPECT_EQ(lines, all.size());
 }
 
 TEST(Config, ToStringEscapesControlCharacters) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -404,10 +405,12 @@ TEST(ValidateResponse, TooManyRequestsAndRetryAfterForms) {
     const std::pair<std::string_view, std::optional<int>> cases[] = {
         {"retry-after: 5", 5},
         {"Retry-After: 0", 0},
-        {"Retry-After: Wed, 21 Oct 2026 07:28:00 GMT", std::nullopt},  // HTTP-date form: ignored
+        // HTTP-date form, against the server's Date header: 30 s.
+        {"Date: Wed, 21 Oct 2026 07:27:30 GMT\r\nRetry-After: Wed, 21 Oct 2026 07:28:00 GMT", 30},
         {"Retry-After: -3", std::nullopt},
         {"Retry-After: 1.5", std::nullopt},
-        {"Retry-After: 99999999999999", std::nullopt},                 // absurd: ignored rather than overflowing
+        // Absurd: the largest floor, without overflowing (the client caps it at Config::max_retry_after).
+        {"Retry-After: 99999999999999", std::numeric_limits<int>::max()},
         {"Retry-After:", std::nullopt},
         {"X-Other: 1", std::nullopt},
     };
@@ -456,3 +459,32 @@ TEST(Handshake, RequestAndResponseRoundTrip) {
 
 }  // namespace
 }  // namespace zenws
+
+// ---- Retry-After (RFC 9110 10.2.3) ----
+
+TEST(RetryAfter, DelaySecondsAndHttpDates) {
+    using zenws::parse_retry_after;
+    EXPECT_EQ(parse_retry_after("120"), 120);
+    EXPECT_EQ(parse_retry_after(" 0 "), 0);
+    EXPECT_EQ(parse_retry_after("9999999999"), std::numeric_limits<int>::max());
+    EXPECT_EQ(parse_retry_after("-1"), std::nullopt);
+    EXPECT_EQ(parse_retry_after("soon"), std::nullopt);
+    // Against the server's Date header: 90 s later.
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:51:07 GMT", std::string_view("Sun, 06 Nov 1994 08:49:37 GMT")),
+              90);
+    // Without a Date header: against `now` (784111777 = 1994-11-06 08:49:37 UTC).
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", std::nullopt, 784111777), 10);
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", std::nullopt, 784111777), 0);  // in the past
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 25:49:00 GMT", std::nullopt, 784111777), std::nullopt);
+    EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", std::nullopt, 784111777), std::nullopt);
+}
+
+TEST(RetryAfter, AHttpDateOnA503ReachesTheError) {
+    zenws::HandshakeResponse r;
+    r.status = 503;
+    r.headers = {{"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Retry-After", "Sun, 06 Nov 1994 08:50:37 GMT"}};
+    auto out = zenws::validate_handshake_response(r, "key", {});
+    ASSERT_FALSE(out.ok());
+    ASSERT_TRUE(out.error().retry_after.has_value());
+    EXPECT_EQ(*out.error().retry_after, 60);
+}

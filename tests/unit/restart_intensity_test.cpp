@@ -109,6 +109,28 @@ TEST(RestartDelay, StableRunResetsTheLadder) {
     EXPECT_EQ(d.crashed(t0 + 20s).count(), 100);  // a failed start (no started()) keeps climbing
 }
 
+TEST(RestartDelay, AChildThatKeepsConnectingAndDroppingKeepsBackingOff) {
+    // The child's client reconnected by itself for a whole minute, each connection lasting 1 s, then gave up: the
+    // time since its first start is long, but none of its connections was stable, so the ladder goes on.
+    RestartBackoffOptions o;
+    o.base = 100ms;
+    o.cap = 10s;
+    o.jitter = false;
+    o.reset_after = 5s;
+    RestartDelay d(o, 1);
+    EXPECT_EQ(d.crashed(t0).count(), 0);
+    auto t = t0;
+    for (int i = 0; i < 60; ++i) {
+        d.started(t);
+        t += 1s;
+        d.disconnected(t);
+    }
+    EXPECT_EQ(d.crashed(t).count(), 100);
+    d.started(t);
+    d.disconnected(t + 6s);  // one stable connection in between
+    EXPECT_EQ(d.crashed(t + 7s).count(), 0);
+}
+
 TEST(RestartDelay, DisabledIsAlwaysImmediate) {
     RestartBackoffOptions o;
     o.enabled = false;

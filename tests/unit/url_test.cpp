@@ -1,8 +1,11 @@
 // url_test.cpp — specification of parse_url(): which ws/wss URLs are accepted (and what they mean), which are
-// rejected (and that the error names the field and the problem), plus Url::host_header() and Url::to_string().
+// rejected (and that the error names the field and the problem, never a credential), plus Url::host_header(),
+// the redacted Url::to_string() / redact_url() and the unredacted request target the handshake sends.
 #include "zenws/url.hpp"
 
 #include <gtest/gtest.h>
+
+#include "zenws/handshake.hpp"
 
 #include <string>
 #include <string_view>
@@ -126,24 +129,83 @@ TEST(ParseUrl, RejectsMalformedUrlsSayingWhy) {
 TEST(ParseUrl, ToStringRebuildsTheUrl) {
     const std::pair<std::string_view, std::string_view> cases[] = {
         {"ws://example.com", "ws://example.com/"},
-        {"WSS://example.com/a?b=c#frag", "wss://example.com/a?b=c"},
+        {"WSS://example.com/a#frag", "wss://example.com/a"},
         {"ws://h:9000/x", "ws://h:9000/x"},
         {"wss://h:443/x", "wss://h:443/x"},  // an explicit port stays explicit
-        {"ws://[::1]:9000/?q", "ws://[::1]:9000/?q"},
         {"wss://[2001:db8::1]", "wss://[2001:db8::1]/"},
+        {"wss://stream.exchange.io/ws/btcusdt@trade", "wss://stream.exchange.io/ws/btcusdt@trade"},
     };
     for (const auto& [in, out] : cases) {
         SCOPED_TRACE(std::string(in));
         auto r = parse_url(in);
         ASSERT_TRUE(r.ok()) << r.error().message;
         EXPECT_EQ(r->to_string(), out);
-        // The rebuilt URL parses to the same thing.
+        // Without a query the rebuilt URL parses to the same thing.
         auto again = parse_url(r->to_string());
         ASSERT_TRUE(again.ok()) << again.error().message;
         EXPECT_EQ(again->host, r->host);
         EXPECT_EQ(again->port, r->port);
         EXPECT_EQ(again->secure, r->secure);
         EXPECT_EQ(again->target, r->target);
+    }
+}
+
+// Query values are credentials often enough (Binance listenKey, ?token=, ?apiKey=): every one is redacted.
+TEST(ParseUrl, ToStringRedactsEveryQueryValue) {
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"wss://host/ws?listenKey=abc&x=1", "wss://host/ws?listenKey=[REDACTED]&x=[REDACTED]"},
+        {"WSS://example.com/a?b=c#frag", "wss://example.com/a?b=[REDACTED]"},
+        {"ws://[::1]:9000/?q", "ws://[::1]:9000/?[REDACTED]"},  // a bare component may be the token itself
+        {"ws://h?token=s3cr3t", "ws://h/?token=[REDACTED]"},
+        {"ws://h/p?empty=&&a=b=c", "ws://h/p?empty=&&a=[REDACTED]"},
+        {"wss://s.io/stream?streams=btcusdt@trade/ethusdt@trade", "wss://s.io/stream?streams=[REDACTED]"},
+    };
+    for (const auto& [in, out] : cases) {
+        SCOPED_TRACE(std::string(in));
+        auto r = parse_url(in);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_EQ(r->to_string(), out);
+        EXPECT_EQ(redact_url(in).find("s3cr3t"), std::string::npos);
+    }
+}
+
+// The wire still gets the real path and query: the handshake builds its request line from `target`.
+TEST(ParseUrl, RequestTargetIsNotRedacted) {
+    auto r = parse_url("wss://host:9443/ws?listenKey=abc123&x=1#frag");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->target, "/ws?listenKey=abc123&x=1");
+    HandshakeRequest request;
+    request.url = r.value();
+    const std::string text = build_handshake_request(request, make_websocket_key());
+    EXPECT_EQ(text.rfind("GET /ws?listenKey=abc123&x=1 HTTP/1.1\r\n", 0), 0u) << text;
+    EXPECT_EQ(text.find("REDACTED"), std::string::npos) << text;
+}
+
+TEST(RedactUrl, HidesUserinfoQueryValuesAndFragment) {
+    const std::pair<std::string_view, std::string_view> cases[] = {
+        {"wss://user:pw@host/", "wss://[REDACTED]@host/"},
+        {"wss://u:p@ss@host:1/p?a=1&b#f", "wss://[REDACTED]@host:1/p?a=[REDACTED]&[REDACTED]#[REDACTED]"},
+        {"ws://host/a#", "ws://host/a#"},
+        {"host/ws?token=abc", "host/ws?token=[REDACTED]"},           // not even a URL: still redacted
+        {"user:pw@host", "[REDACTED]@host"},
+        {"ws://host/path@x", "ws://host/path@x"},                    // '@' in the path is not userinfo
+        {"not a url", "not a url"},
+        {"", ""},
+    };
+    for (const auto& [in, out] : cases) {
+        SCOPED_TRACE(std::string(in));
+        EXPECT_EQ(redact_url(in), out);
+    }
+}
+
+TEST(ParseUrl, ErrorsNeverEchoCredentials) {
+    for (std::string_view bad : {"wss://user:S3CR3T@host/ws", "host/ws?token=S3CR3T", "wss://user:S3CR3T@/x",
+                                 "ftp://host/?key=S3CR3T", "wss://h/a b?token=S3CR3T"}) {
+        SCOPED_TRACE(std::string(bad));
+        auto r = parse_url(bad);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().message.find("S3CR3T"), std::string::npos) << r.error().message;
+        EXPECT_EQ(r.error().explain().find("S3CR3T"), std::string::npos) << r.error().explain();
     }
 }
 

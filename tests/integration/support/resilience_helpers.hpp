@@ -221,6 +221,11 @@ inline Config resilient_config(std::string url) {
     c.max_backoff = 400ms;
     c.backoff_jitter = false;
     c.close_timeout = 300ms;
+    // These tests time the ladder after a connection that lived only as long as the test needed (ms to s): count
+    // every upgrade as stable and drop the attempt floor, so the immediate retry they check stays immediate. The
+    // flap guard has its own tests (flap_guard_test.cpp) with the defaults.
+    c.stable_after = 0ms;
+    c.min_attempt_interval = 0ms;
     return c;
 }
 
