@@ -524,8 +524,13 @@ enum class Death { abort_call, segv, terminate, sigterm };
         case Death::abort_call: std::abort();
         case Death::segv: ::raise(SIGSEGV); break;
         case Death::terminate: std::terminate();
-        case Death::sigterm: ::kill(::getpid(), SIGTERM); break;
+        case Death::sigterm:
+            // raise() directs the signal at this thread (kill() to the process may pick the flusher thread and let
+            // this one reach _exit first); the handler flushes, then re-raises with the default action.
+            ::raise(SIGTERM);
+            break;
     }
+    for (int i = 0; i < 200; ++i) ::usleep(10'000);  // a signal still on its way gets 2 s to arrive
     ::_exit(4);  // not reached when the signal kills us
 }
 
