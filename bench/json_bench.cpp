@@ -45,7 +45,7 @@
 #include <string_view>
 #include <vector>
 
-#include "zenws/adapters/deribit.hpp"
+#include "zenws/venues/deribit.hpp"
 #include "zenws/json_scan.hpp"
 
 namespace {

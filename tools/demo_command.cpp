@@ -25,8 +25,8 @@
 
 #include "tools/commands.hpp"
 #include "tools/demo_console.hpp"
-#include "zenws/adapters/binance.hpp"
-#include "zenws/adapters/deribit.hpp"
+#include "zenws/venues/binance.hpp"
+#include "zenws/venues/deribit.hpp"
 #include "zenws/client_supervisor.hpp"
 #include "zenws/json_rpc.hpp"
 #include "zenws/latency_stats.hpp"

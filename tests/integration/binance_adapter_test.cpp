@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "integration/support/adapter_helpers.hpp"
-#include "zenws/adapters/binance.hpp"
+#include "zenws/venues/binance.hpp"
 #include "zenws/client.hpp"
 #include "zenws/mock_exchange.hpp"
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "integration/support/adapter_helpers.hpp"
-#include "zenws/adapters/deribit.hpp"
+#include "zenws/venues/deribit.hpp"
 #include "zenws/client.hpp"
 #include "zenws/mock_exchange.hpp"
 #include "zenws/telemetry.hpp"

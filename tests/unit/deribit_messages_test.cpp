@@ -2,8 +2,8 @@
 // request builders, client_signature, typed result parsers and error mapping (deribit.hpp).
 #include <gtest/gtest.h>
 
-#include "zenws/adapters/deribit.hpp"
-#include "zenws/adapters/venue.hpp"
+#include "zenws/venues/deribit.hpp"
+#include "zenws/venues/venue.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/mock_dialects.hpp"
 

@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "zenws/adapters/deribit.hpp"
+#include "zenws/venues/deribit.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/rate_limiter.hpp"
 #include "zenws/runtime.hpp"

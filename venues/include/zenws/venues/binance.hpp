@@ -1,4 +1,4 @@
-// zenws/adapters/binance.hpp — the Binance market-data stream adapter: a small pool of Clients (at most
+// zenws/venues/binance.hpp — the Binance market-data stream adapter: a small pool of Clients (at most
 // max_streams_per_connection streams each, 1024 on Binance), live SUBSCRIBE/UNSUBSCRIBE with ids (binance_dialect),
 // the 5 messages/s limiter on each connection, server-ping liveness, and proactive make-before-break rotation before
 // the 24 h cut or on a serverShutdown notice: a new connection is opened and subscribed, the old one is closed only

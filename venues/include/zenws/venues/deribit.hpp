@@ -1,4 +1,4 @@
-// zenws/adapters/deribit.hpp — the Deribit API v2 adapter: request builders, typed results, error mapping (pure, in
+// zenws/venues/deribit.hpp — the Deribit API v2 adapter: request builders, typed results, error mapping (pure, in
 // zenws_core) and deribit::Adapter (in zenws), which keeps a Client authenticated and subscribed across reconnects
 // and restarts.
 //
@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "zenws/adapters/venue.hpp"
+#include "zenws/venues/venue.hpp"
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"

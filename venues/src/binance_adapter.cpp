@@ -10,8 +10,8 @@
 #include <set>
 #include <thread>
 
-#include "zenws/adapters/binance.hpp"
-#include "zenws/adapters/venue.hpp"
+#include "zenws/venues/binance.hpp"
+#include "zenws/venues/venue.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/rate_limiter.hpp"
 #include "zenws/runtime.hpp"

@@ -1,4 +1,4 @@
-// zenws/adapters/venue.hpp — what every venue adapter plugs into a Client (see docs/adapters.md), and the small JSON
+// zenws/venues/venue.hpp — what every venue adapter plugs into a Client (see docs/adapters.md), and the small JSON
 // readers the adapters use to turn replies into typed structs.
 //
 // An adapter is a piece of state that lives OUTSIDE any Client (credentials, tokens, the desired subscriptions) plus

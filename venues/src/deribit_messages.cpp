@@ -1,6 +1,6 @@
 // deribit_messages.cpp — owns the pure half of the venue adapters: the small JSON readers of
-// zenws/adapters/venue.hpp, and the Deribit request builders, client_signature (HMAC-SHA256), typed result parsers
-// and error mapping of zenws/adapters/deribit.hpp. No sockets.
+// zenws/venues/venue.hpp, and the Deribit request builders, client_signature (HMAC-SHA256), typed result parsers
+// and error mapping of zenws/venues/deribit.hpp. No sockets.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <random>
 
-#include "zenws/adapters/deribit.hpp"
-#include "zenws/adapters/venue.hpp"
+#include "zenws/venues/deribit.hpp"
+#include "zenws/venues/venue.hpp"
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/redact.hpp"
