@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# install-deps.sh — installs every Debian package zenws needs to build, test and benchmark. Idempotent: packages
-# already present are skipped and apt-get is not touched at all when nothing is missing.
+# install-deps.sh — installs the Debian packages the build, tests and benchmarks use, and nothing else.
+# Idempotent: packages already present are skipped and apt-get is not touched at all when nothing is missing.
 set -euo pipefail
 
 packages=(
-  # build
-  cmake ninja-build g++ ccache pkg-config libboost1.81-dev libssl-dev libsimdjson-dev libcli11-dev zlib1g-dev
-  # tests
-  libgtest-dev openssl python3 python3-websockets python3-aiohttp python3-autobahn python3-twisted nodejs node-ws
-  nginx-light haproxy socat iproute2 iptables
+  # build (simdjson: the JSON benchmark, and the inbound JSON path once it moves to it)
+  cmake ninja-build g++ ccache pkg-config libboost1.81-dev libssl-dev libsimdjson-dev libcli11-dev
+  # tests: the independent peers (node ws, python websockets), certificates, iptables for the half-open test
+  libgtest-dev openssl python3 python3-websockets nodejs node-ws iptables
   # sanitizers and fuzzing
   clang-14 libclang-rt-14-dev
   # benchmarks

@@ -88,6 +88,7 @@ int run_connect(const ConnectOptions& o) {
     config.tls.insecure_skip_verify = o.insecure;
     config.subprotocols = o.subprotocols;
     config.record_to = o.record;
+    config.record_crash_handlers = !o.record.empty();  // the tool owns its process: a crash still writes the file
     config.send_policy = SendPolicy::buffer;  // lines typed during a reconnect are sent after it
     for (std::size_t i = 0; i < o.headers.size(); ++i) {
         if (auto st = add_header_option(o.headers[i], i, config); !st) {

@@ -109,6 +109,9 @@ struct Config {
     // JSON members whose values recordings replace with "[REDACTED]" (any depth, ASCII case-insensitive); empty =
     // record verbatim. The default covers secrets, tokens, signatures, passwords, api keys and listen keys.
     std::vector<std::string> record_redact_fields = default_redact_fields();
+    // Install the recorder's process-wide crash handlers (SIGSEGV, SIGABRT, SIGTERM, ..., std::terminate) so a crash
+    // still writes the recording's pending lines. Opt-in: they replace handlers the application may own.
+    bool record_crash_handlers = false;
 
     // ---- the flap guard (docs/resilience.md) ----
     // A connection counts as stable once it stayed up this long (or, with stable_on_first_message, once it

@@ -97,7 +97,7 @@ struct RateLimitRule {
     double cost_of(std::string_view message) const { return cost ? cost(message) : 1.0; }
 };
 
-// What the client send path does with a message. The lead wires it:
+// What the client send path does with a message:
 //   auto r = policy.admit(text, now);   // before sending a data frame (heartbeat text frames included!)
 //   if (!r) fail the send with r.error() (Errc::rate_limited)
 //   else if (r.value() > 0) send after r.value() (the tokens are already reserved)
@@ -130,7 +130,8 @@ struct RateLimitPolicy {
 };
 
 // ---- presets -------------------------------------------------------------------------------------------------
-// Numbers from /work/shared/reference/exchange-protocols.md (3.1 Deribit "Rate limits", 3.2 Binance "Limits").
+// Numbers from the venues' published limits (Deribit "Rate limits": credit pools per sub-account; Binance
+// "WebSocket Limits": incoming messages per connection).
 // Each call returns a NEW bucket: share the returned pointer between the clients that share the exchange-side
 // limit (Deribit: per sub-account; Binance incoming: per connection, so one per client).
 struct RateLimitPreset {

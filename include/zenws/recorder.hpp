@@ -151,8 +151,10 @@ struct RecordWriterOptions {
     std::size_t buffer_capacity = 1024 * 1024;
     // Register this writer for the crash flush (see below) while it is open.
     bool flush_on_crash = true;
-    // With flush_on_crash: install the process-wide handlers on the first open (once per process).
-    bool install_crash_handlers = true;
+    // With flush_on_crash: install the process-wide handlers on the first open (once per process). Off by default:
+    // signal and terminate handlers belong to the application, so a library never installs them unasked (call
+    // install_recorder_crash_handlers() yourself, or set this, or Config::record_crash_handlers for a client).
+    bool install_crash_handlers = false;
     // JSON member names whose values are replaced by "[REDACTED]" in text frames (any depth, ASCII
     // case-insensitive; see zenws/redact.hpp). Empty = record everything verbatim. A message in which no field name
     // appears quoted is not copied.

@@ -3,6 +3,8 @@
 // low_latency / market_data / hft (documented in docs/profiles.md).
 #include "zenws/config.hpp"
 
+#include "core/ascii.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -14,20 +16,15 @@
 namespace zenws {
 namespace {
 
+using detail::ascii_lower;
+using detail::iequals;
+
+
 constexpr std::size_t max_latency_buffer_size = 1'000'000;
 constexpr std::uint64_t max_message_size_limit = std::uint64_t{1} << 63;  // exclusive
 constexpr int min_deribit_heartbeat_seconds = 10;
 
 std::string ms(milliseconds d) { return std::to_string(d.count()) + "ms"; }
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
 
 // RFC 9110 token: 1*tchar.
 bool is_tchar(char c) noexcept {
@@ -340,6 +337,7 @@ std::string Config::to_string() const {
     line("min_attempt_interval", ms(min_attempt_interval));
     line("max_retry_after", ms(max_retry_after));
     list("record_redact_fields", record_redact_fields);
+    line("record_crash_handlers", flag(record_crash_handlers));
     return out;
 }
 

@@ -2,6 +2,8 @@
 // text, the incremental parse of the response head, and its validation against what we asked for.
 #include "zenws/handshake.hpp"
 
+#include "core/ascii.hpp"
+
 #include <chrono>
 #include <limits>
 #include <optional>
@@ -19,17 +21,12 @@
 namespace zenws {
 namespace {
 
+using detail::ascii_lower;
+using detail::iequals;
+
+
 constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::size_t body_prefix_limit = 256;
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 

@@ -2,6 +2,8 @@
 // scanner that replaces the values of secret members with "[REDACTED]".
 #include "zenws/redact.hpp"
 
+#include "core/ascii.hpp"
+
 #include <cstring>
 #include <utility>
 
@@ -11,17 +13,12 @@
 namespace zenws {
 namespace {
 
+using detail::ascii_lower;
+using detail::iequals_lower;
+
+
 // Embedded JSON inside string values is unpacked at most this many levels deep.
 constexpr int max_embedded_depth = 4;
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals_lower(std::string_view text, std::string_view lower) noexcept {
-    if (text.size() != lower.size()) return false;
-    for (std::size_t i = 0; i < text.size(); ++i)
-        if (ascii_lower(text[i]) != lower[i]) return false;
-    return true;
-}
 
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 

@@ -2,6 +2,8 @@
 // wss:// URLs.
 #include "zenws/url.hpp"
 
+#include "core/ascii.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -10,16 +12,11 @@
 namespace zenws {
 namespace {
 
+using detail::ascii_lower;
+using detail::iequals;
+
+
 constexpr std::uint16_t default_port(bool secure) noexcept { return secure ? 443 : 80; }
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

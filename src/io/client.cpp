@@ -105,6 +105,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
         if (!config.record_to.empty()) {
             RecordWriterOptions options;
             options.redact_fields = config.record_redact_fields;
+            options.install_crash_handlers = config.record_crash_handlers;
             recorder = std::make_unique<RecordWriter>(std::move(options));
             if (auto st = recorder->open(config.record_to); !st) return st.error();  // names the field itself
         }

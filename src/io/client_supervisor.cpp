@@ -2,6 +2,7 @@
 // (gave up / handler threw / failed restart), per-client restart intensity + backoff + parking, the lifecycle
 // callbacks (on_connect after every connection, on_disconnect once after each), stop/list, and send_balanced
 // (PoolRouter ranking over metrics snapshots, failover, pool telemetry).
+#include "io/exception_error.hpp"
 #include "zenws/client_supervisor.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -27,15 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-Error exception_error(const char* where) {
-    try {
-        throw;
-    } catch (const std::exception& ex) {
-        return Error(Errc::handler_exception, std::string(where) + " threw: " + ex.what());
-    } catch (...) {
-        return Error(Errc::handler_exception, std::string(where) + " threw a non-std exception");
-    }
-}
+using detail::exception_error;
 
 // One logical client.
 struct Entry {

@@ -1,6 +1,7 @@
 // supervisor.cpp — owns the generic Supervisor (child lifecycle, strategies, restart intensity and escalation,
 // restart backoff timers) on an Asio strand, nested supervisors (SupervisorChild), the stable ClientHandle and
 // ClientChild (a zenws::Client as a supervised child, client_child()).
+#include "io/exception_error.hpp"
 #include "zenws/supervisor.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -88,15 +89,7 @@ std::string_view to_string(ChildStatus s) noexcept {
 
 namespace {
 
-Error exception_error(const char* where) {
-    try {
-        throw;
-    } catch (const std::exception& ex) {
-        return Error(Errc::handler_exception, std::string(where) + " threw: " + ex.what());
-    } catch (...) {
-        return Error(Errc::handler_exception, std::string(where) + " threw a non-std exception");
-    }
-}
+using detail::exception_error;
 
 }  // namespace
 

@@ -212,7 +212,9 @@ TEST(RpcRecorder, UnmatchedReplyIsRecordedOnce) {
     ::alarm(15);  // never outlive a stuck parent
     {
         Runtime rt(1);
-        auto c = Client::connect(rec_config(url, path), {}, &rt);
+        Config cfg = rec_config(url, path);
+        cfg.record_crash_handlers = true;  // opt-in: the client never installs process-wide handlers unasked
+        auto c = Client::connect(cfg, {}, &rt);
         if (!c.ok()) ::_exit(3);
         for (int i = 0; i < messages; ++i) {
             if (!c->send_text("{\"method\":\"test/never\",\"params\":{\"crash\":" + std::to_string(i) + "}}").ok()) {

@@ -431,6 +431,7 @@ TEST(Config, ToStringCoversEveryField) {
     const auto redacted = zenws::default_redact_fields();
     for (std::size_t i = 0; i < redacted.size(); ++i)
         all.push_back("record_redact_fields[" + std::to_string(i) + "]=" + redacted[i]);
+    all.push_back("record_crash_handlers=false");
     for (const auto& k : all) EXPECT_NE(text.find(k + "\n"), std::string::npos) << k << "\n" << text;
     // One key=value per line, nothing else.
     std::size_t lines = 0;
