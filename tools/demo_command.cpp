@@ -30,7 +30,7 @@
 #include "zenws/client_supervisor.hpp"
 #include "zenws/json_rpc.hpp"
 #include "zenws/latency_stats.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 #include "zenws/runtime.hpp"
 
 namespace zenws::tool {

@@ -14,7 +14,7 @@
 #include <memory>
 #include <thread>
 
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::tool {
 namespace {

@@ -125,7 +125,9 @@ struct Config {
     // A Retry-After on a 429/503 upgrade answer (or an exchange's rate-limit close) sets the floor of the next
     // delay, capped at this.
     milliseconds max_retry_after{60000};
-    // How Client::subscribe() talks to the venue; null = Deribit (ZenWebsocket's only dialect).
+    // How Client::subscribe() talks to the venue: zenws::deribit_dialect() (ZenWebsocket's dialect),
+    // zenws::binance_dialect() (zenws/venues/*.hpp) or your own (custom_dialect). Null: subscribe() fails with
+    // invalid_config naming this field (the adapters set it themselves).
     std::shared_ptr<const SubscriptionDialect> subscription_dialect;
     // Outgoing rate limit (reject or delay); null = none. Buckets may be shared by several clients.
     std::shared_ptr<const RateLimitPolicy> rate_limit;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,8 @@ std::string build_notification(std::string_view method, std::string_view params_
 // Appends `s` as a quoted JSON string: escapes '"', '\\' and control characters (\b \f \n \r \t, others as
 // \u00XX). Other bytes (UTF-8) are copied unchanged.
 void append_json_string(std::string& out, std::string_view s);
+// Appends ["a","b",...] (each element escaped as above).
+void append_json_string_array(std::string& out, std::span<const std::string> items);
 // The quoted, escaped form of `s`.
 std::string json_quote(std::string_view s);
 

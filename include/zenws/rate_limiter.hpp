@@ -1,5 +1,5 @@
 // zenws/rate_limiter.hpp — owns the lock-free token bucket (TokenBucket), the send-path policy that charges it
-// (RateLimitPolicy) and the exchange presets (Deribit credits, Binance incoming-message limit).
+// (RateLimitPolicy) and the generic per-second preset; the venues' presets are in zenws/venues/.
 //
 // TokenBucket is GCRA ("generic cell rate algorithm"): the whole state is ONE std::atomic<int64_t>, the
 // "theoretical arrival time" (TAT) = the instant at which the bucket would be full again, in nanoseconds of the
@@ -144,33 +144,7 @@ struct RateLimitPreset {
 
 namespace rate_limits {
 
-inline constexpr double deribit_non_matching_cost = 500;      // credits per non-matching-engine request
-inline constexpr double deribit_non_matching_pool = 50'000;   // => burst 100 requests, sustained 20/s
-inline constexpr double deribit_subscribe_cost = 3'000;       // public|private/subscribe
-inline constexpr double deribit_subscribe_pool = 30'000;      // => burst 10, ~3.3/s
-inline constexpr double deribit_refill_per_second = 10'000;
-inline constexpr double binance_incoming_per_second = 5;      // spot; futures/options allow 10/s
-inline constexpr double binance_incoming_burst = 5;
-
-// True when the message's JSON-RPC "method" value ends with "/subscribe" (public/subscribe, private/subscribe;
-// not .../unsubscribe). A simple scan of the "method" member, no JSON parsing.
-bool is_deribit_subscribe(std::string_view message) noexcept;
-// 3,000 credits for a subscribe call, 500 for any other request (the cost table of the original deribit_cost).
-double deribit_cost(std::string_view message) noexcept;
-
-// 500 credits per request (subscribe calls cost 0 here: they have their own pool), 50,000 pool, 10,000/s.
-// Deribit answers exhaustion with error 10028 AND closes the session, so reject/delay locally.
-RateLimitPreset deribit_non_matching();
-// 3,000 credits per subscribe call (other requests cost 0 here), 30,000 pool, 10,000/s.
-RateLimitPreset deribit_subscribe();
-// Both Deribit pools as one policy: subscribe calls charge the subscribe pool, everything else the other.
-RateLimitPolicy deribit(RateLimitPolicy::Mode mode = RateLimitPolicy::Mode::delay,
-                        std::chrono::milliseconds max_delay = std::chrono::milliseconds{5000});
-
-// Binance spot: 5 messages/s per connection, burst 5, and ping frames, pong frames and JSON control messages ALL
-// count. cost = 1 per data message and control_frame_cost = 1: the client must call admit_control() for every
-// ping/pong it sends (including automatic pongs), or the budget is wrong and Binance disconnects.
-RateLimitPreset binance_incoming();
+// The venues' presets (rate_limits::deribit(), binance_incoming(), ...) are declared in zenws/venues/*.hpp.
 
 // n tokens per second, `burst` capacity (defaults to n), cost 1 per message.
 RateLimitPreset per_second(double n, double burst = 0);

@@ -65,15 +65,7 @@ public:
     virtual std::size_t default_batch_size() const noexcept { return unlimited; }
 };
 
-// Deribit JSON-RPC 2.0: public/subscribe, public/unsubscribe; channels starting with "user." use
-// private/subscribe, private/unsubscribe (need auth). Replies: "result" = array of the confirmed channels
-// (a non-array result confirms all), "error" = rejected.
-std::shared_ptr<const SubscriptionDialect> deribit_dialect();
-
-// Binance: {"method":"SUBSCRIBE","params":[...],"id":N}, UNSUBSCRIBE likewise. Any "result" (normally null) =
-// all requested streams confirmed; an error ({"code","msg"} at top level or under "error") = rejected.
-std::shared_ptr<const SubscriptionDialect> binance_dialect(std::size_t max_streams = 1024,
-                                                           std::size_t batch_size = 200);
+// The venues' dialects (deribit_dialect(), binance_dialect()) are declared in zenws/venues/*.hpp.
 
 // A user-defined dialect from hooks. build_subscribe and build_unsubscribe are required; interpret_reply defaults to
 // "error = rejected, anything else = all confirmed"; requires_auth defaults to false for every channel.
@@ -118,6 +110,7 @@ class SubscriptionManager {
 public:
     using IdSource = std::function<std::int64_t()>;
 
+    // `dialect` must not be null (the client checks Config::subscription_dialect before it builds one).
     // batch_size 0 = the dialect's default; ids default to next_request_id() (zenws/json_rpc.hpp).
     explicit SubscriptionManager(std::shared_ptr<const SubscriptionDialect> dialect, std::size_t batch_size = 0,
                                  IdSource ids = {});

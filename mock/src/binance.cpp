@@ -1,4 +1,4 @@
-// mock_binance.cpp — owns the Binance market-data stream dialect of the mock exchange (pure logic, time passed in):
+// binance.cpp — owns the Binance market-data stream dialect of the mock exchange (pure logic, time passed in):
 // raw /ws/<stream> and combined /stream?streams=a/b targets, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
 // SET_PROPERTY / GET_PROPERTY, the streams-per-connection and incoming-messages-per-second limits, server pings with
 // a pong deadline, stream events on an exchange-wide schedule (the same event has the same id, "E" and payload on
@@ -11,7 +11,7 @@
 
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
-#include "zenws/mock_dialects.hpp"
+#include "zenws/mock/dialects.hpp"
 
 namespace zenws::mock {
 namespace {

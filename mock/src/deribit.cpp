@@ -1,7 +1,7 @@
-// mock_deribit.cpp — owns the Deribit v2 JSON-RPC dialect of the mock exchange (pure logic, time passed in): auth
+// deribit.cpp — owns the Deribit v2 JSON-RPC dialect of the mock exchange (pure logic, time passed in): auth
 // (client_credentials, refresh_token, client_signature) with short-lived tokens, set_heartbeat / test_request,
 // subscriptions with change_id sequences, credit rate limits, cancel-on-disconnect and a small fake trading API.
-// Also the shared JSON helpers of zenws/mock_dialects.hpp and EndReason names.
+// Also the shared JSON helpers of zenws/mock/dialects.hpp and EndReason names.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -13,7 +13,7 @@
 
 #include "zenws/json_rpc.hpp"
 #include "zenws/json_scan.hpp"
-#include "zenws/mock_dialects.hpp"
+#include "zenws/mock/dialects.hpp"
 
 namespace zenws::mock {
 

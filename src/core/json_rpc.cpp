@@ -25,6 +25,17 @@ bool needs_escape(char c) noexcept {
 
 std::int64_t next_request_id() noexcept { return g_next_id.fetch_add(1, std::memory_order_relaxed); }
 
+void append_json_string_array(std::string& out, std::span<const std::string> items) {
+    out.push_back('[');
+    bool first = true;
+    for (const auto& s : items) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json_string(out, s);
+    }
+    out.push_back(']');
+}
+
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');

@@ -167,57 +167,6 @@ RateLimitPolicy RateLimitPolicy::single(std::shared_ptr<TokenBucket> bucket, Cos
 
 namespace rate_limits {
 
-bool is_deribit_subscribe(std::string_view m) noexcept {
-    constexpr std::string_view key = "\"method\"";
-    auto pos = m.find(key);
-    if (pos == std::string_view::npos) return false;
-    pos += key.size();
-    auto skip_ws = [&] {
-        while (pos < m.size() && (m[pos] == ' ' || m[pos] == '\t' || m[pos] == '\n' || m[pos] == '\r')) ++pos;
-    };
-    skip_ws();
-    if (pos >= m.size() || m[pos] != ':') return false;
-    ++pos;
-    skip_ws();
-    if (pos >= m.size() || m[pos] != '"') return false;
-    const auto start = ++pos;
-    const auto end = m.find('"', start);
-    if (end == std::string_view::npos) return false;
-    const std::string_view method = m.substr(start, end - start);
-    constexpr std::string_view suffix = "/subscribe";
-    return method.size() >= suffix.size() && method.substr(method.size() - suffix.size()) == suffix;
-}
-
-double deribit_cost(std::string_view message) noexcept {
-    return is_deribit_subscribe(message) ? deribit_subscribe_cost : deribit_non_matching_cost;
-}
-
-RateLimitPreset deribit_non_matching() {
-    return RateLimitPreset{
-        std::make_shared<TokenBucket>(deribit_non_matching_pool, deribit_refill_per_second),
-        [](std::string_view m) { return is_deribit_subscribe(m) ? 0.0 : deribit_non_matching_cost; }, 0};
-}
-
-RateLimitPreset deribit_subscribe() {
-    return RateLimitPreset{std::make_shared<TokenBucket>(deribit_subscribe_pool, deribit_refill_per_second),
-                           [](std::string_view m) { return is_deribit_subscribe(m) ? deribit_subscribe_cost : 0.0; },
-                           0};
-}
-
-RateLimitPolicy deribit(RateLimitPolicy::Mode mode, std::chrono::milliseconds max_delay) {
-    RateLimitPolicy p;
-    p.mode = mode;
-    p.max_delay = max_delay;
-    p.rules.push_back(deribit_non_matching().rule());
-    p.rules.push_back(deribit_subscribe().rule());
-    return p;
-}
-
-RateLimitPreset binance_incoming() {
-    return RateLimitPreset{std::make_shared<TokenBucket>(binance_incoming_burst, binance_incoming_per_second),
-                           [](std::string_view) { return 1.0; }, 1.0};
-}
-
 RateLimitPreset per_second(double n, double burst) {
     if (!(burst > 0)) burst = n;
     return RateLimitPreset{std::make_shared<TokenBucket>(burst, n), [](std::string_view) { return 1.0; }, 0};

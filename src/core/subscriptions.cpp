@@ -1,5 +1,6 @@
 // subscriptions.cpp — SubscriptionManager (desired/pending/confirmed channel states, request bookkeeping, restore
-// batching) and the Deribit, Binance and hook-based subscription dialects. See zenws/subscriptions.hpp.
+// batching) and the hook-based subscription dialect. See zenws/subscriptions.hpp. The venues' dialects live in
+// venues/src/*_presets.cpp.
 #include "zenws/subscriptions.hpp"
 
 #include <algorithm>
@@ -12,96 +13,6 @@
 namespace zenws {
 
 namespace {
-
-void append_string_array(std::string& out, std::span<const std::string> items) {
-    out.push_back('[');
-    bool first = true;
-    for (const auto& s : items) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_json_string(out, s);
-    }
-    out.push_back(']');
-}
-
-// ---- Deribit ---------------------------------------------------------------------------------------------------
-
-class DeribitDialect final : public SubscriptionDialect {
-public:
-    std::string_view name() const noexcept override { return "deribit"; }
-
-    std::string build_subscribe(std::span<const std::string> channels, std::int64_t id) const override {
-        return build(channels, id, any_private(channels) ? "private/subscribe" : "public/subscribe");
-    }
-    std::string build_unsubscribe(std::span<const std::string> channels, std::int64_t id) const override {
-        return build(channels, id, any_private(channels) ? "private/unsubscribe" : "public/unsubscribe");
-    }
-
-    ReplyVerdict interpret_reply(const JsonEnvelope& reply, bool /*subscribe*/) const override {
-        ReplyVerdict v;
-        if (reply.has_error || !reply.has_result) return v;  // rejected
-        if (parse_json_string_array(reply.result_raw, v.channels)) {
-            v.kind = ReplyVerdict::Kind::listed;
-        } else {
-            v.kind = ReplyVerdict::Kind::all_confirmed;  // e.g. "ok"
-        }
-        return v;
-    }
-
-    bool requires_auth(std::string_view channel) const override { return channel.starts_with("user."); }
-
-private:
-    bool any_private(std::span<const std::string> channels) const {
-        return std::any_of(channels.begin(), channels.end(), [this](const std::string& c) { return requires_auth(c); });
-    }
-    static std::string build(std::span<const std::string> channels, std::int64_t id, std::string_view method) {
-        std::string params;
-        params.reserve(16 + channels.size() * 32);
-        params.append(R"({"channels":)");
-        append_string_array(params, channels);
-        params.push_back('}');
-        return build_request(id, method, params).text;
-    }
-};
-
-// ---- Binance ---------------------------------------------------------------------------------------------------
-
-class BinanceDialect final : public SubscriptionDialect {
-public:
-    BinanceDialect(std::size_t max_streams, std::size_t batch) : max_(max_streams), batch_(batch) {}
-
-    std::string_view name() const noexcept override { return "binance"; }
-    std::string build_subscribe(std::span<const std::string> channels, std::int64_t id) const override {
-        return build(channels, id, "SUBSCRIBE");
-    }
-    std::string build_unsubscribe(std::span<const std::string> channels, std::int64_t id) const override {
-        return build(channels, id, "UNSUBSCRIBE");
-    }
-    ReplyVerdict interpret_reply(const JsonEnvelope& reply, bool /*subscribe*/) const override {
-        ReplyVerdict v;
-        if (!reply.has_error && reply.has_result) v.kind = ReplyVerdict::Kind::all_confirmed;
-        return v;
-    }
-    std::size_t max_channels() const noexcept override { return max_; }
-    std::size_t default_batch_size() const noexcept override { return batch_; }
-
-private:
-    static std::string build(std::span<const std::string> channels, std::int64_t id, std::string_view method) {
-        std::string t;
-        t.reserve(48 + channels.size() * 24);
-        t.append(R"({"method":")");
-        t.append(method);
-        t.append(R"(","params":)");
-        append_string_array(t, channels);
-        t.append(R"(,"id":)");
-        t.append(std::to_string(id));
-        t.push_back('}');
-        return t;
-    }
-
-    std::size_t max_;
-    std::size_t batch_;
-};
 
 // ---- user hooks ------------------------------------------------------------------------------------------------
 
@@ -141,11 +52,7 @@ std::vector<std::string> to_strings(std::initializer_list<std::string_view> list
 
 }  // namespace
 
-std::shared_ptr<const SubscriptionDialect> deribit_dialect() { return std::make_shared<DeribitDialect>(); }
 
-std::shared_ptr<const SubscriptionDialect> binance_dialect(std::size_t max_streams, std::size_t batch_size) {
-    return std::make_shared<BinanceDialect>(max_streams, batch_size);
-}
 
 Result<std::shared_ptr<const SubscriptionDialect>> custom_dialect(DialectHooks hooks) {
     if (!hooks.build_subscribe) return config_error("build_subscribe", "a custom dialect needs a build_subscribe hook");
@@ -169,7 +76,7 @@ std::string_view to_string(ChannelState s) noexcept {
 
 SubscriptionManager::SubscriptionManager(std::shared_ptr<const SubscriptionDialect> dialect, std::size_t batch_size,
                                          IdSource ids)
-    : dialect_(dialect ? std::move(dialect) : deribit_dialect()),
+    : dialect_(std::move(dialect)),
       batch_size_(batch_size != 0 ? batch_size : dialect_->default_batch_size()),
       ids_(ids ? std::move(ids) : IdSource(next_request_id)) {
     if (batch_size_ == 0) batch_size_ = 1;

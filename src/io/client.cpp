@@ -1009,14 +1009,22 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     // a connection is up it goes online at once, as restore_subscriptions() does on every connect.
     SubscriptionManager& subscriptions_tracker() {
         if (!subs) {
-            subs = std::make_unique<SubscriptionManager>(config.subscription_dialect ? config.subscription_dialect
-                                                                                     : deribit_dialect());
+            subs = std::make_unique<SubscriptionManager>(config.subscription_dialect);
             if (state.load() == State::connected || opening.load()) (void)subs->restore_messages();
         }
         return *subs;
     }
 
+    // No dialect, no subscriptions: which venue's messages to send is the user's explicit choice.
+    Status require_dialect() const {
+        if (config.subscription_dialect) return {};
+        return config_error("subscription_dialect",
+                            "subscribe() needs a subscription dialect: set it to zenws::deribit_dialect(), "
+                            "zenws::binance_dialect() (zenws/venues/*.hpp) or your own (custom_dialect)");
+    }
+
     Status subscribe(std::vector<std::string> channels) {
+        if (auto st = require_dialect(); !st) return st;
         std::lock_guard lock(subs_mutex);
         auto messages = subscriptions_tracker().subscribe(channels);
         if (!messages) return messages.error();
@@ -1025,6 +1033,7 @@ struct Client::Impl final : detail::SessionEvents, std::enable_shared_from_this<
     }
 
     Status unsubscribe(std::vector<std::string> channels) {
+        if (auto st = require_dialect(); !st) return st;
         std::lock_guard lock(subs_mutex);
         send_subscription_messages(subscriptions_tracker().unsubscribe(channels));
         return {};

@@ -293,6 +293,19 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
         remove(entry, false);
     }
 
+    // The flap guard's floors outlive the Client instance that gave up: the next instance's first attempt keeps
+    // min_attempt_interval after the last one, and waits out a Retry-After the venue sent (capped).
+    // A handler that threw says nothing about the venue: that restart stays immediate.
+    static std::chrono::milliseconds restart_floor(const Config& config, const Error& cause) {
+        if (cause.code == Errc::handler_exception) return std::chrono::milliseconds(0);
+        std::chrono::milliseconds floor = config.min_attempt_interval;
+        if (cause.retry_after && *cause.retry_after > 0) {
+            auto asked = std::chrono::milliseconds(std::chrono::seconds(std::min(*cause.retry_after, 86'400)));
+            floor = std::max(floor, std::min(asked, config.max_retry_after));
+        }
+        return floor;
+    }
+
     void crashed(const std::shared_ptr<Entry>& entry, std::uint64_t generation, const Error& cause) {
         auto id = entry->slot->id;
         std::chrono::milliseconds wait{0};
@@ -334,7 +347,7 @@ struct ClientSupervisor::Impl : std::enable_shared_from_this<ClientSupervisor::I
                     entry->slot->status = ChildStatus::failed;
                 }
             } else {
-                wait = entry->delay.crashed(now);
+                wait = std::max(entry->delay.crashed(now), restart_floor(entry->config, cause));
             }
             if (!drop && !(park && permanent)) schedule(entry, wait);
         }

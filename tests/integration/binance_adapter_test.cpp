@@ -13,7 +13,7 @@
 #include "integration/support/adapter_helpers.hpp"
 #include "zenws/venues/binance.hpp"
 #include "zenws/client.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::test {
 namespace {

@@ -20,7 +20,7 @@
 
 #include "integration/support/adapter_helpers.hpp"
 #include "integration/support/tool_runner.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::test {
 namespace {

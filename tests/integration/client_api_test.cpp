@@ -24,7 +24,7 @@
 #include "integration/support/process.hpp"
 #include "zenws/async.hpp"
 #include "zenws/client.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 #include "zenws/runtime.hpp"
 
 namespace zenws {

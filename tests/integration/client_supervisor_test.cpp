@@ -18,7 +18,7 @@
 
 #include "integration/support/process.hpp"
 #include "zenws/client_supervisor.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 #include "zenws/process_group.hpp"
 #include "zenws/runtime.hpp"
 

@@ -18,7 +18,7 @@
 #include "integration/support/adapter_helpers.hpp"
 #include "zenws/venues/deribit.hpp"
 #include "zenws/client.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::test {
 namespace {

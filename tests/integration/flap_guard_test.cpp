@@ -139,6 +139,34 @@ TEST(FlapGuard, RetryAfterOnA429IsHonouredEvenByTheLowLatencyProfile) {
     }
 }
 
+// The floors outlive the Client instance that gave up: the supervisor's next instance waits out the Retry-After
+// too (it used to restart at once, and the new client's fresh ladder knew nothing of the 429).
+TEST(FlapGuard, SupervisorRestartsHonourRetryAfterAcrossInstances) {
+    FaultServer server(FaultServer::Mode::status_429);
+    ASSERT_TRUE(server.ok());
+    server.set_retry_after("1");
+    zenws::Runtime runtime(1);
+    {
+        zenws::ClientSupervisor pool(runtime);
+        zenws::ClientOptions o;
+        o.await_connection = false;
+        Config c;
+        c.url = server.url();
+        c.retry_count = 0;  // every 429 ends the instance: only the supervisor retries
+        auto h = pool.start_client(c, o);
+        ASSERT_TRUE(h.ok()) << h.error().explain();
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        wait_until(deadline, [&] { return server.attempts() >= 4; });
+        pool.stop_all();
+    }
+    auto times = server.attempt_times();
+    ASSERT_GE(times.size(), 3u);
+    for (std::size_t k = 1; k < times.size(); ++k) {
+        auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(times[k] - times[k - 1]).count();
+        EXPECT_GE(gap, 990) << "gap before attempt " << k + 1;
+    }
+}
+
 // An HTTP-date Retry-After (RFC 9110) counts too; a huge one is capped by max_retry_after.
 TEST(FlapGuard, RetryAfterAsHttpDateAndTheCap) {
     FaultServer server(FaultServer::Mode::status_503);

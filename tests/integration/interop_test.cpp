@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -16,18 +17,91 @@
 #include <sstream>
 #include <string>
 
-#include "integration/support/certs.hpp"
 #include "integration/support/process.hpp"
 #include "integration/support/proxy.hpp"
 #include "integration/support/ws_helpers.hpp"
 #include "zenws/client.hpp"
 #include "zenws/error.hpp"
+#include "zenws/mock/certificate.hpp"
 
 namespace zenws::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::string_view_literals;
+
+// ---- TLS material (made with the mock library's certificate maker), once per process ------------------------
+// A test CA and a localhost / 127.0.0.1 server certificate it signed; a certificate signed by the same CA for the
+// WRONG host (wrong.example); an UNTRUSTED CA (never given to the client) and a localhost certificate it signed.
+// PEM files in a temp dir (the node and python servers read files), removed at exit.
+
+struct TestCerts {
+    bool ok = false;
+    std::string error;        // why generation failed
+    std::string dir;
+    std::string ca_cert;      // give this to the client as TlsOptions::ca_file
+    std::string server_cert, server_key;              // localhost / 127.0.0.1, signed by ca_cert
+    std::string wrong_host_cert, wrong_host_key;      // wrong.example, signed by ca_cert
+    std::string untrusted_ca_cert;                    // a CA the client does not trust
+    std::string untrusted_cert, untrusted_key;        // localhost / 127.0.0.1, signed by untrusted_ca_cert
+
+    ~TestCerts() {
+        std::error_code ec;
+        if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+};
+
+bool generate(TestCerts& c) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "zenws-certs-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) {
+        c.error = "mkdtemp failed";
+        return false;
+    }
+    c.dir = tmpl;
+    auto make = [&](const char* name, mock::CertificateKind kind, const char* cn, const char* sans,
+                    const mock::Certificate* issuer, mock::Certificate* out, std::string* cert_path,
+                    std::string* key_path) {
+        mock::CertificateOptions o;
+        o.kind = kind;
+        o.common_name = cn;
+        o.organization.clear();
+        o.subject_alt_names = sans;
+        o.valid_for = std::chrono::hours(72);
+        auto made = mock::make_certificate(o, issuer);
+        if (!made) {
+            c.error = made.error().message;
+            return false;
+        }
+        *out = std::move(made.value());
+        std::string key_file = c.dir + "/" + name + ".key";
+        *cert_path = c.dir + "/" + name + ".pem";
+        if (auto st = mock::write_pem_files(*out, *cert_path, key_file); !st) {
+            c.error = st.error().message;
+            return false;
+        }
+        if (key_path) *key_path = key_file;
+        return true;
+    };
+    using mock::CertificateKind;
+    const char* local = "DNS:localhost,IP:127.0.0.1";
+    mock::Certificate ca, untrusted_ca, leaf;
+    return make("ca", CertificateKind::ca, "zenws test CA", "", nullptr, &ca, &c.ca_cert, nullptr) &&
+           make("untrusted-ca", CertificateKind::ca, "zenws UNTRUSTED test CA", "", nullptr, &untrusted_ca,
+                &c.untrusted_ca_cert, nullptr) &&
+           make("server", CertificateKind::server, "localhost", local, &ca, &leaf, &c.server_cert, &c.server_key) &&
+           make("wrong", CertificateKind::server, "wrong.example", "DNS:wrong.example", &ca, &leaf,
+                &c.wrong_host_cert, &c.wrong_host_key) &&
+           make("untrusted", CertificateKind::server, "localhost", local, &untrusted_ca, &leaf, &c.untrusted_cert,
+                &c.untrusted_key);
+}
+
+// The process-wide certificates (generated on first call; thread-safe).
+const TestCerts& test_certs() {
+    static TestCerts certs;
+    static std::once_flag once;
+    std::call_once(once, [] { certs.ok = generate(certs); });
+    return certs;
+}
 
 // ---- servers, started once per process on first use ----------------------------------------------------------
 

@@ -21,7 +21,7 @@
 
 #include "zenws/client.hpp"
 #include "zenws/json_scan.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::test {
 namespace {

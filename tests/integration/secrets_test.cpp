@@ -24,7 +24,7 @@
 #include "integration/support/adapter_helpers.hpp"
 #include "zenws/venues/deribit.hpp"
 #include "zenws/client.hpp"
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 #include "zenws/telemetry.hpp"
 
 namespace zenws::test {

@@ -24,6 +24,7 @@
 #include "zenws/error.hpp"
 #include "zenws/json_scan.hpp"
 #include "zenws/subscriptions.hpp"
+#include "zenws/venues/binance.hpp"
 
 namespace zenws::test {
 namespace {
@@ -127,6 +128,23 @@ TEST(RpcSubscriptions, ConfirmedByTheServerInOneBatchedMessage) {
     // Subscribing again to a desired channel sends nothing.
     ASSERT_TRUE(c->subscribe({"ticker.BTC-PERPETUAL.100ms"}).ok());
     EXPECT_EQ(server_log(c.value()).size(), 2u);  // the previous test/log only
+    c->close_and_wait(2s);
+}
+
+// Which venue's subscribe messages to send is an explicit choice: without a dialect nothing is sent.
+TEST(RpcSubscriptions, WithoutADialectSubscribeFailsNamingTheField) {
+    RpcServer srv;
+    REQUIRE_SERVER(srv);
+    auto cfg = rpc_config(srv.url());
+    cfg.subscription_dialect = nullptr;
+    auto c = Client::connect(cfg);
+    ASSERT_TRUE(c.ok()) << c.error().explain();
+    auto st = c->subscribe({"ticker.BTC-PERPETUAL.100ms"});
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, Errc::invalid_config);
+    EXPECT_EQ(st.error().field, "subscription_dialect");
+    EXPECT_TRUE(c->subscriptions().desired.empty());
+    EXPECT_EQ(server_log(c.value()).size(), 0u);
     c->close_and_wait(2s);
 }
 

@@ -5,7 +5,7 @@
 #include "zenws/venues/deribit.hpp"
 #include "zenws/venues/venue.hpp"
 #include "zenws/json_scan.hpp"
-#include "zenws/mock_dialects.hpp"
+#include "zenws/mock/dialects.hpp"
 
 namespace zenws::test {
 namespace {

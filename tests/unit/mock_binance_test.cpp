@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "zenws/json_scan.hpp"
-#include "zenws/mock_dialects.hpp"
+#include "zenws/mock/dialects.hpp"
 
 namespace zenws::mock {
 namespace {

@@ -5,6 +5,8 @@
 // this file with -DZENWS_RL_BUCKET_UNDER_TEST=SomeNaiveBucket (a load/compute/store bucket defined in a file that
 // #includes this one): the Concurrency* tests must then fail.
 #include "zenws/rate_limiter.hpp"
+#include "zenws/venues/binance.hpp"
+#include "zenws/venues/deribit.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,6 +8,8 @@
 
 #include "zenws/json_scan.hpp"
 #include "zenws/subscriptions.hpp"
+#include "zenws/venues/binance.hpp"
+#include "zenws/venues/deribit.hpp"
 
 using namespace zenws;
 

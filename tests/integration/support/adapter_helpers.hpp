@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "zenws/mock_exchange.hpp"
+#include "zenws/mock/exchange.hpp"
 
 namespace zenws::test {
 

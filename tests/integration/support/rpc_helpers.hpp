@@ -15,6 +15,7 @@
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/json_scan.hpp"
+#include "zenws/venues/deribit.hpp"
 
 namespace zenws::test {
 
@@ -44,6 +45,7 @@ inline Config rpc_config(std::string url) {
     cfg.retry_delay = 50ms;
     cfg.max_backoff = 200ms;
     cfg.request_timeout = 5s;
+    cfg.subscription_dialect = deribit_dialect();  // jsonrpc_server.py answers Deribit-style subscribe calls
     return cfg;
 }
 
@@ -56,6 +58,7 @@ inline Config rpc_single_shot_config(std::string url, std::chrono::milliseconds 
     cfg.retry_count = 0;
     cfg.reconnect_on_error = false;
     cfg.request_timeout = request_timeout;
+    cfg.subscription_dialect = deribit_dialect();  // jsonrpc_server.py answers Deribit-style subscribe calls
     return cfg;
 }
 

@@ -1,7 +1,7 @@
-// zenws/mock_dialects.hpp — the protocol logic of the mock exchange, without sockets: the Deribit v2 JSON-RPC and
+// zenws/mock/dialects.hpp — the protocol logic of the mock exchange, without sockets: the Deribit v2 JSON-RPC and
 // Binance stream session state machines (message in -> replies / notifications / pings / close out, with the time
 // passed in), their options, and the small JSON helpers they share. The socket layer lives in
-// zenws/mock_exchange.hpp; these classes are unit-tested on their own.
+// zenws/mock/exchange.hpp; these classes are unit-tested on their own.
 #pragma once
 
 #include <chrono>

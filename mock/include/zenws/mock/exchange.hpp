@@ -1,8 +1,9 @@
-// zenws/mock_exchange.hpp — a local mock exchange for testing trading systems: a WebSocket server on 127.0.0.1
-// (ws or wss) speaking the Deribit v2 JSON-RPC or the Binance stream dialect (zenws/mock_dialects.hpp), with fault
+// zenws/mock/exchange.hpp — a local mock exchange for testing trading systems: a WebSocket server on 127.0.0.1
+// (ws or wss) speaking the Deribit v2 JSON-RPC or the Binance stream dialect (zenws/mock/dialects.hpp), with fault
 // controls out of band (this C++ API and a line-based TCP control port) and observable state for assertions.
 //
 // Runs on a zenws::Runtime's io_context or on its own thread. All methods are thread-safe. See docs/mock-exchange.md.
+// Library target zenws::mock (zenws_mock), not part of zenws::zenws.
 #pragma once
 
 #include <chrono>
@@ -14,7 +15,8 @@
 #include <vector>
 
 #include "zenws/error.hpp"
-#include "zenws/mock_dialects.hpp"
+#include "zenws/mock/certificate.hpp"  // make_self_signed_cert(), for callers of this header
+#include "zenws/mock/dialects.hpp"
 
 namespace zenws {
 class Runtime;
@@ -118,11 +120,5 @@ public:
 private:
     std::shared_ptr<Impl> impl_;
 };
-
-// A self-signed certificate and key (PEM) for CN=localhost, SAN DNS:localhost, IP:127.0.0.1, valid for a day.
-struct SelfSignedCert {
-    std::string cert_pem, key_pem;
-};
-Result<SelfSignedCert> make_self_signed_cert();
 
 }  // namespace zenws::mock

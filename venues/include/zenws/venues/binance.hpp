@@ -24,10 +24,33 @@
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
+#include "zenws/rate_limiter.hpp"
+#include "zenws/subscriptions.hpp"
 
 namespace zenws {
 class Runtime;
-}
+
+// ---- what Binance plugs into the generic client (venues/src/binance_presets.cpp) ----
+
+// Binance: {"method":"SUBSCRIBE","params":[...],"id":N}, UNSUBSCRIBE likewise. Any "result" (normally null) =
+// all requested streams confirmed; an error ({"code","msg"} at top level or under "error") = rejected.
+std::shared_ptr<const SubscriptionDialect> binance_dialect(std::size_t max_streams = 1024,
+                                                           std::size_t batch_size = 200);
+
+
+namespace rate_limits {
+
+inline constexpr double binance_incoming_per_second = 5;      // spot; futures/options allow 10/s
+inline constexpr double binance_incoming_burst = 5;
+
+// Binance spot: 5 messages/s per connection, burst 5, and ping frames, pong frames and JSON control messages ALL
+// count. cost = 1 per data message and control_frame_cost = 1: the client must call admit_control() for every
+// ping/pong it sends (including automatic pongs), or the budget is wrong and Binance disconnects.
+RateLimitPreset binance_incoming();
+
+}  // namespace rate_limits
+
+}  // namespace zenws
 
 namespace zenws::binance {
 

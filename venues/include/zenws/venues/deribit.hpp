@@ -28,10 +28,45 @@
 #include "zenws/client.hpp"
 #include "zenws/config.hpp"
 #include "zenws/error.hpp"
+#include "zenws/rate_limiter.hpp"
+#include "zenws/subscriptions.hpp"
 
 namespace zenws {
 class Runtime;
-}
+
+// ---- what Deribit plugs into the generic client (venues/src/deribit_presets.cpp) ----
+
+// Deribit JSON-RPC 2.0: public/subscribe, public/unsubscribe; channels starting with "user." use
+// private/subscribe, private/unsubscribe (need auth). Replies: "result" = array of the confirmed channels
+// (a non-array result confirms all), "error" = rejected.
+std::shared_ptr<const SubscriptionDialect> deribit_dialect();
+
+
+namespace rate_limits {
+
+inline constexpr double deribit_non_matching_cost = 500;      // credits per non-matching-engine request
+inline constexpr double deribit_non_matching_pool = 50'000;   // => burst 100 requests, sustained 20/s
+inline constexpr double deribit_subscribe_cost = 3'000;       // public|private/subscribe
+inline constexpr double deribit_subscribe_pool = 30'000;      // => burst 10, ~3.3/s
+inline constexpr double deribit_refill_per_second = 10'000;
+// True when the message's JSON-RPC "method" value ends with "/subscribe" (public/subscribe, private/subscribe;
+// not .../unsubscribe). A simple scan of the "method" member, no JSON parsing.
+bool is_deribit_subscribe(std::string_view message) noexcept;
+// 3,000 credits for a subscribe call, 500 for any other request (the cost table of the original deribit_cost).
+double deribit_cost(std::string_view message) noexcept;
+
+// 500 credits per request (subscribe calls cost 0 here: they have their own pool), 50,000 pool, 10,000/s.
+// Deribit answers exhaustion with error 10028 AND closes the session, so reject/delay locally.
+RateLimitPreset deribit_non_matching();
+// 3,000 credits per subscribe call (other requests cost 0 here), 30,000 pool, 10,000/s.
+RateLimitPreset deribit_subscribe();
+// Both Deribit pools as one policy: subscribe calls charge the subscribe pool, everything else the other.
+RateLimitPolicy deribit(RateLimitPolicy::Mode mode = RateLimitPolicy::Mode::delay,
+                        std::chrono::milliseconds max_delay = std::chrono::milliseconds{5000});
+
+}  // namespace rate_limits
+
+}  // namespace zenws
 
 namespace zenws::deribit {
 
